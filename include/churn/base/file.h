@@ -1,0 +1,46 @@
+// File: churn/base/file.h
+//
+// Whole-file helpers on the local filesystem. Every function is thread-compatible; concurrent
+// writers of one path are safe only through WriteFileAtomic (last rename wins).
+#ifndef CHURN_BASE_FILE_H_
+#define CHURN_BASE_FILE_H_
+
+#include <filesystem>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace churn::base {
+
+// Returns the bytes of `path`. NotFound when it does not exist, InvalidArgument when it is a
+// directory, Unavailable/Internal on other I/O errors; messages name the path.
+absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path);
+
+// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path`, so
+// readers see either the old or the new content, never a part. Creates missing parent folders.
+absl::Status WriteFileAtomic(const std::filesystem::path& path, absl::string_view bytes);
+
+// Creates `dir` and its parents when missing. OK when it exists already.
+absl::Status MakeDirs(const std::filesystem::path& dir);
+
+// A fresh, empty directory under the system temp folder (or TMPDIR), removed with its contents
+// by the destructor. For tests and scratch space. Not thread-safe.
+class TempDir {
+ public:
+  // Creates the directory; aborts the process if it cannot (there is nothing to recover).
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& Path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace churn::base
+
+#endif  // CHURN_BASE_FILE_H_

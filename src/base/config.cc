@@ -1,0 +1,159 @@
+#include "churn/base/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+#include "churn/base/file.h"
+#include "churn/base/status_macros.h"
+
+namespace churn::base {
+namespace {
+
+// Reads a scalar into `out`; a type mismatch is an InvalidArgument naming the key.
+template <typename T>
+absl::Status ReadScalar(const YAML::Node& node, absl::string_view key, T* out) {
+  try {
+    *out = node.as<T>();
+    return absl::OkStatus();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config key '", key, "': ", e.what()));
+  }
+}
+
+using Setter = std::function<absl::Status(const YAML::Node&, Config*)>;
+
+template <typename T>
+Setter Field(absl::string_view key, T Config::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->*member));
+  };
+}
+
+template <typename T>
+Setter S3Field(absl::string_view key, T S3Options::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->s3.*member));
+  };
+}
+
+const std::map<std::string, Setter>& TopLevelKeys() {
+  static const auto* const keys = new std::map<std::string, Setter>{
+      {"data_dir", Field("data_dir", &Config::data_dir)},
+      {"log_level", Field("log_level", &Config::log_level)},
+      {"log_format", Field("log_format", &Config::log_format)},
+      {"object_store", Field("object_store", &Config::object_store)},
+      {"online_store", Field("online_store", &Config::online_store)},
+      {"max_record_bytes", Field("max_record_bytes", &Config::max_record_bytes)},
+      {"max_reported_violations",
+       Field("max_reported_violations", &Config::max_reported_violations)},
+  };
+  return *keys;
+}
+
+const std::map<std::string, Setter>& S3Keys() {
+  static const auto* const keys = new std::map<std::string, Setter>{
+      {"endpoint", S3Field("s3.endpoint", &S3Options::endpoint)},
+      {"region", S3Field("s3.region", &S3Options::region)},
+      {"access_key_id", S3Field("s3.access_key_id", &S3Options::access_key_id)},
+      {"secret_access_key", S3Field("s3.secret_access_key", &S3Options::secret_access_key)},
+      {"session_token", S3Field("s3.session_token", &S3Options::session_token)},
+      {"timeout_seconds", S3Field("s3.timeout_seconds", &S3Options::timeout_seconds)},
+  };
+  return *keys;
+}
+
+absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
+                      const std::map<std::string, Setter>& keys, Config* config) {
+  if (!map.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat("config ", where, " must be a mapping"));
+  }
+  for (const auto& entry : map) {
+    const auto key = entry.first.as<std::string>();
+    if (where == "top level" && key == "s3") {
+      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "s3", S3Keys(), config));
+      continue;
+    }
+    const auto it = keys.find(key);
+    if (it == keys.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown config key '", key, "' in ", where));
+    }
+    if (!entry.second.IsNull()) {
+      CHURN_RETURN_IF_ERROR(it->second(entry.second, config));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const char* Env(const char* name) {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+  return value != nullptr && *value != '\0' ? value : nullptr;
+}
+
+void ApplyEnv(Config* config) {
+  if (const char* v = Env("CHURN_DATA_DIR")) {
+    config->data_dir = v;
+  }
+  if (const char* v = Env("CHURN_LOG_LEVEL")) {
+    config->log_level = v;
+  }
+  if (const char* v = Env("CHURN_OBJECT_STORE")) {
+    config->object_store = v;
+  }
+  if (const char* v = Env("CHURN_REDIS_URL")) {
+    config->online_store = v;
+  }
+  config->s3 = S3OptionsFromEnv(config->s3);
+}
+
+}  // namespace
+
+std::string Config::ObjectStoreUri() const {
+  if (!object_store.empty()) {
+    return object_store;
+  }
+  return (std::filesystem::path(data_dir) / "objects").string();
+}
+
+absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml, Config defaults) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config is not valid YAML: ", e.what()));
+  }
+  if (root.IsNull()) {
+    return defaults;
+  }
+  CHURN_RETURN_IF_ERROR(ApplyMap(root, "top level", TopLevelKeys(), &defaults));
+  return defaults;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  std::string file = path;
+  if (file.empty()) {
+    if (const char* v = Env("CHURN_CONFIG")) {
+      file = v;
+    } else if (std::error_code ec; std::filesystem::is_regular_file("churn.yaml", ec)) {
+      file = "churn.yaml";
+    }
+  }
+  Config config;
+  if (!file.empty()) {
+    CHURN_ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
+    auto parsed = ParseConfigYaml(text, config);
+    if (!parsed.ok()) {
+      return absl::Status(parsed.status().code(),
+                          absl::StrCat(file, ": ", parsed.status().message()));
+    }
+    config = *std::move(parsed);
+  }
+  ApplyEnv(&config);
+  return config;
+}
+
+}  // namespace churn::base

@@ -1,0 +1,42 @@
+// Private to the cli module: what each verb file registers, and the context they share.
+#ifndef CHURN_CLI_COMMANDS_H_
+#define CHURN_CLI_COMMANDS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+#include "churn/base/config.h"
+
+namespace churn::cli {
+
+// Global options, filled by CLI11, and the action the chosen verb set.
+struct Context {
+  std::string config_path;
+  std::string data_dir;
+  std::string log_level;
+  std::string log_format;
+  // The loaded config with global flags applied; valid when `action` runs.
+  base::Config config;
+  std::function<absl::Status()> action;
+};
+
+// Each registers one verb (with its subcommands) on `app`; the callbacks set ctx.action.
+void AddDataCommand(CLI::App& app, Context& ctx);
+void AddIngestCommand(CLI::App& app, Context& ctx);
+void AddDatasetsCommand(CLI::App& app, Context& ctx);
+void AddFeaturesCommand(CLI::App& app, Context& ctx);
+void AddConfigCommand(CLI::App& app, Context& ctx);
+
+// Writes text to stdout as is.
+void Print(absl::string_view text);
+// 12345678 -> "12,345,678".
+std::string WithCommas(uint64_t n);
+
+}  // namespace churn::cli
+
+#endif  // CHURN_CLI_COMMANDS_H_

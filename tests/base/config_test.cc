@@ -1,0 +1,65 @@
+#include "churn/base/config.h"
+
+#include "testing/test_env.h"
+
+#include "churn/base/file.h"
+
+namespace churn::base {
+namespace {
+
+using ::churn::testing::StatusIs;
+
+TEST(Config, EmptyYamlGivesDefaults) {
+  CHURN_ASSERT_OK_AND_ASSIGN(const Config c, ParseConfigYaml("", Config{}));
+  EXPECT_EQ(c.data_dir, "./churn-data");
+  EXPECT_EQ(c.ObjectStoreUri(), "./churn-data/objects");
+}
+
+TEST(Config, KeysOverrideDefaults) {
+  CHURN_ASSERT_OK_AND_ASSIGN(
+      const Config c,
+      ParseConfigYaml("data_dir: /tmp/x\ns3:\n  endpoint: http://127.0.0.1:9\n  region: eu-west-1\n"
+                      "max_record_bytes: 2048\n",
+                      Config{}));
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+  EXPECT_EQ(c.s3.endpoint, "http://127.0.0.1:9");
+  EXPECT_EQ(c.s3.region, "eu-west-1");
+  EXPECT_EQ(c.max_record_bytes, 2048U);
+}
+
+TEST(Config, UnknownKeyIsAnErrorNamingIt) {
+  EXPECT_THAT(ParseConfigYaml("data_dri: x\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "data_dri"));
+  EXPECT_THAT(ParseConfigYaml("s3:\n  bukket: x\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "bukket"));
+}
+
+TEST(Config, WrongTypeIsAnErrorNamingTheKey) {
+  EXPECT_THAT(ParseConfigYaml("max_record_bytes: lots\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "max_record_bytes"));
+}
+
+// churn.yaml at the repository root documents every default: parsing it must change nothing.
+TEST(Config, ShippedChurnYamlEqualsBuiltInDefaults) {
+  CHURN_ASSERT_OK_AND_ASSIGN(const std::string text,
+                             ReadFile(std::filesystem::path(testing::SourceDir()) / "churn.yaml"));
+  CHURN_ASSERT_OK_AND_ASSIGN(const Config c, ParseConfigYaml(text, Config{}));
+  const Config d;
+  EXPECT_EQ(c.data_dir, d.data_dir);
+  EXPECT_EQ(c.log_level, d.log_level);
+  EXPECT_EQ(c.log_format, d.log_format);
+  EXPECT_EQ(c.object_store, d.object_store);
+  EXPECT_EQ(c.online_store, d.online_store);
+  EXPECT_EQ(c.max_record_bytes, d.max_record_bytes);
+  EXPECT_EQ(c.max_reported_violations, d.max_reported_violations);
+  EXPECT_EQ(c.s3.endpoint, d.s3.endpoint);
+  EXPECT_EQ(c.s3.region, d.s3.region);
+  EXPECT_EQ(c.s3.timeout_seconds, d.s3.timeout_seconds);
+}
+
+TEST(Config, LoadMissingExplicitFileIsNotFound) {
+  EXPECT_THAT(LoadConfig("/nonexistent/churn.yaml"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace churn::base

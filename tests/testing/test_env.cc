@@ -1,0 +1,118 @@
+#include "testing/test_env.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+
+#include <sys/wait.h>
+
+extern char** environ;  // NOLINT(readability-redundant-declaration)
+
+namespace churn::testing {
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+}  // namespace
+
+std::string SourceDir() {
+  return EnvOr("CHURN_SOURCE_DIR", CHURN_DEFAULT_SOURCE_DIR);
+}
+
+std::string ChurnBinary() {
+  return EnvOr("CHURN_BINARY", CHURN_DEFAULT_BINARY);
+}
+
+std::optional<std::string> BankChurnersPath() {
+  std::vector<std::filesystem::path> candidates;
+  const std::string explicit_path = EnvOr("CHURN_BANK_CHURNERS", "");
+  if (!explicit_path.empty()) {
+    candidates.emplace_back(explicit_path);
+  }
+  candidates.push_back(std::filesystem::path(SourceDir()) / ".." / "shared" / "data" /
+                       "BankChurners.csv");
+  for (const auto& candidate : candidates) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(candidate, ec)) {
+      return std::filesystem::weakly_canonical(candidate, ec).string();
+    }
+  }
+  return std::nullopt;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env) {
+  CommandResult result;
+  std::array<int, 2> out_pipe{};
+  std::array<int, 2> err_pipe{};
+  if (pipe2(out_pipe.data(), O_CLOEXEC) != 0 || pipe2(err_pipe.data(), O_CLOEXEC) != 0) {
+    return result;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<std::string> env_strings;
+  env_strings.reserve(env.size() + 64);
+  for (char** e = environ; *e != nullptr; ++e) {
+    env_strings.emplace_back(*e);
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> c_env;
+  c_env.reserve(env_strings.size() + 1);
+  for (auto& e : env_strings) {
+    c_env.push_back(e.data());
+  }
+  c_env.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> c_args;
+  c_args.reserve(args.size() + 1);
+  for (auto& a : args) {
+    c_args.push_back(a.data());
+  }
+  c_args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), c_env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (rc == 0) {
+    std::array<pollfd, 2> fds = {pollfd{out_pipe[0], POLLIN, 0}, pollfd{err_pipe[0], POLLIN, 0}};
+    std::array<std::string*, 2> sinks = {&result.out, &result.err};
+    int open_fds = 2;
+    std::array<char, 65536> buf{};
+    while (open_fds > 0) {
+      if (poll(fds.data(), fds.size(), -1) < 0) {
+        break;
+      }
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].fd < 0 || fds[i].revents == 0) {
+          continue;
+        }
+        const ssize_t n = read(fds[i].fd, buf.data(), buf.size());
+        if (n <= 0) {
+          fds[i].fd = -1;
+          --open_fds;
+        } else {
+          sinks[i]->append(buf.data(), static_cast<size_t>(n));
+        }
+      }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  return result;
+}
+
+}  // namespace churn::testing
