@@ -13,16 +13,16 @@
 namespace {
 
 const std::string& Data() {
-  static const auto* const csv = [] {
+  static const auto* const kCsv = [] {
     churn::data::SynthOptions options;
     options.rows = 100000;
     return new std::string(*churn::data::GenerateSynthCsv(options));
   }();
-  return *csv;
+  return *kCsv;
 }
 
 const churn::data::Schema& BankChurners() {
-  static const auto* const schema = [] {
+  static const auto* const kSchema = [] {
     const std::filesystem::path here(__FILE__);
     auto s = churn::data::LoadSchemaFile(
         (here.parent_path().parent_path() / "configs" / "bank_churners.yaml").string());
@@ -31,10 +31,10 @@ const churn::data::Schema& BankChurners() {
     }
     return new churn::data::Schema(*s);
   }();
-  return *schema;
+  return *kSchema;
 }
 
-void BM_CheckCsvBytes(benchmark::State& state) {
+void BenchCheckCsvBytes(benchmark::State& state) {
   const std::string& csv = Data();
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
     benchmark::DoNotOptimize(churn::data::CheckCsvBytes(csv, {}));
@@ -42,9 +42,9 @@ void BM_CheckCsvBytes(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * csv.size()));
 }
 
-BENCHMARK(BM_CheckCsvBytes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BenchCheckCsvBytes)->Unit(benchmark::kMillisecond);
 
-void BM_ParseRecords(benchmark::State& state) {
+void BenchParseRecords(benchmark::State& state) {
   const std::string& csv = Data();
   std::vector<absl::string_view> fields;
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
@@ -58,9 +58,9 @@ void BM_ParseRecords(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * csv.size()));
 }
 
-BENCHMARK(BM_ParseRecords)->Unit(benchmark::kMillisecond);
+BENCHMARK(BenchParseRecords)->Unit(benchmark::kMillisecond);
 
-void BM_ReadCsvTable(benchmark::State& state) {
+void BenchReadCsvTable(benchmark::State& state) {
   const std::string& csv = Data();
   int64_t rows = 0;
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
@@ -72,7 +72,7 @@ void BM_ReadCsvTable(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * rows);
 }
 
-BENCHMARK(BM_ReadCsvTable)->Unit(benchmark::kMillisecond);
+BENCHMARK(BenchReadCsvTable)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -42,7 +42,7 @@ Setter S3Field(absl::string_view key, T S3Options::*member) {
 }
 
 const std::map<std::string, Setter>& TopLevelKeys() {
-  static const auto* const keys = new std::map<std::string, Setter>{
+  static const auto* const kKeys = new std::map<std::string, Setter>{
       {"data_dir", Field("data_dir", &Config::data_dir)},
       {"log_level", Field("log_level", &Config::log_level)},
       {"log_format", Field("log_format", &Config::log_format)},
@@ -52,11 +52,11 @@ const std::map<std::string, Setter>& TopLevelKeys() {
       {"max_reported_violations",
        Field("max_reported_violations", &Config::max_reported_violations)},
   };
-  return *keys;
+  return *kKeys;
 }
 
 const std::map<std::string, Setter>& S3Keys() {
-  static const auto* const keys = new std::map<std::string, Setter>{
+  static const auto* const kKeys = new std::map<std::string, Setter>{
       {"endpoint", S3Field("s3.endpoint", &S3Options::endpoint)},
       {"region", S3Field("s3.region", &S3Options::region)},
       {"access_key_id", S3Field("s3.access_key_id", &S3Options::access_key_id)},
@@ -64,7 +64,7 @@ const std::map<std::string, Setter>& S3Keys() {
       {"session_token", S3Field("s3.session_token", &S3Options::session_token)},
       {"timeout_seconds", S3Field("s3.timeout_seconds", &S3Options::timeout_seconds)},
   };
-  return *keys;
+  return *kKeys;
 }
 
 absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,

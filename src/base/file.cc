@@ -47,7 +47,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
 
-  int get() const { return fd_; }
+  int Get() const { return fd_; }
 
   int Release() { return std::exchange(fd_, -1); }
 
@@ -59,7 +59,7 @@ class Fd {
 
 absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
   const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
+  if (fd.Get() < 0) {
     return ErrnoStatus("cannot open", path, errno);
   }
   std::error_code ec;
@@ -73,7 +73,7 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
   }
   char buf[1 << 16];
   while (true) {
-    const ssize_t n = read(fd.get(), buf, sizeof(buf));
+    const ssize_t n = read(fd.Get(), buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -105,13 +105,13 @@ absl::Status WriteFileAtomic(const std::filesystem::path& path, absl::string_vie
   }
   std::string tmpl = absl::StrCat(path.string(), ".tmp-XXXXXX");
   Fd fd(mkstemp(tmpl.data()));
-  if (fd.get() < 0) {
+  if (fd.Get() < 0) {
     return ErrnoStatus("cannot create temporary file for", path, errno);
   }
   const std::filesystem::path tmp(tmpl);
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
+    const ssize_t n = write(fd.Get(), bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -122,7 +122,7 @@ absl::Status WriteFileAtomic(const std::filesystem::path& path, absl::string_vie
     }
     done += static_cast<size_t>(n);
   }
-  if (fchmod(fd.get(), 0644) != 0 || fsync(fd.get()) != 0 || close(fd.Release()) != 0) {
+  if (fchmod(fd.Get(), 0644) != 0 || fsync(fd.Get()) != 0 || close(fd.Release()) != 0) {
     const int err = errno;
     unlink(tmp.c_str());
     return ErrnoStatus("cannot flush", tmp, err);

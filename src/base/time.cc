@@ -11,8 +11,8 @@ class RealClock : public Clock {
 }  // namespace
 
 Clock* SystemClock() {
-  static auto* const clock = new RealClock();
-  return clock;
+  static auto* const kClock = new RealClock();
+  return kClock;
 }
 
 std::string FormatRfc3339(absl::Time t) {

@@ -10,12 +10,12 @@
 namespace churn::cli {
 namespace {
 
-using json = nlohmann::ordered_json;
+using Json = nlohmann::ordered_json;
 
 absl::Status List(const base::Config& config, bool as_json) {
   CHURN_ASSIGN_OR_RETURN(auto store, features::FeatureStore::Open(config, base::SystemClock()));
   CHURN_ASSIGN_OR_RETURN(const std::vector<std::string> names, store->Offline().ListDatasets());
-  json out = json::array();
+  Json out = Json::array();
   std::string text = absl::StrFormat("%-24s %-10s %-16s %12s %10s  %s\n", "DATASET", "SNAPSHOTS",
                                      "LATEST", "ROWS", "POSITIVES", "CREATED");
   for (const auto& name : names) {
@@ -23,7 +23,7 @@ absl::Status List(const base::Config& config, bool as_json) {
     const features::SnapshotInfo& latest = snapshots.back();
     out.push_back({{"dataset", name},
                    {"snapshots", snapshots.size()},
-                   {"latest", json::parse(latest.ToJson())}});
+                   {"latest", Json::parse(latest.ToJson())}});
     absl::StrAppendFormat(&text, "%-24s %-10d %-16s %12s %10s  %s\n", name, snapshots.size(),
                           latest.id, WithCommas(latest.rows), WithCommas(latest.positives),
                           latest.created_at);
@@ -67,8 +67,8 @@ absl::Status Show(const base::Config& config, const std::string& ref, bool as_js
                          store->Offline().GetSnapshot(dataset, id));
   CHURN_ASSIGN_OR_RETURN(const data::DatasetProfile profile, store->Offline().LoadProfile(info));
   if (as_json) {
-    const json out = {{"snapshot", json::parse(info.ToJson())},
-                      {"profile", json::parse(data::ProfileToJson(profile))}};
+    const Json out = {{"snapshot", Json::parse(info.ToJson())},
+                      {"profile", Json::parse(data::ProfileToJson(profile))}};
     Print(out.dump(2) + "\n");
     return absl::OkStatus();
   }

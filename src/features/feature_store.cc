@@ -13,10 +13,10 @@
 namespace churn::features {
 namespace {
 
-using json = nlohmann::ordered_json;
+using Json = nlohmann::ordered_json;
 
 // A stored text value as JSON of the column's type.
-json TypedValue(const data::ColumnSpec* spec, const std::string& text) {
+Json TypedValue(const data::ColumnSpec* spec, const std::string& text) {
   if (spec == nullptr) {
     return text;
   }
@@ -127,7 +127,7 @@ absl::StatusOr<std::string> FeatureStore::GetFeaturesJson(absl::string_view data
       schema = *std::move(s);
     }
   }
-  json features = json::object();
+  Json features = Json::object();
   if (schema.has_value()) {
     for (const data::ColumnSpec* spec : schema->Features()) {
       features[spec->name] = nullptr;  // missing unless stored
@@ -136,7 +136,7 @@ absl::StatusOr<std::string> FeatureStore::GetFeaturesJson(absl::string_view data
   for (const auto& [name, value] : record->values) {
     features[name] = TypedValue(schema ? schema->Find(name) : nullptr, value);
   }
-  const json out = {{"dataset", dataset},
+  const Json out = {{"dataset", dataset},
                     {"entity", entity},
                     {"snapshot", record->snapshot_id},
                     {"updated_at", record->updated_at},

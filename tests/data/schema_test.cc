@@ -7,7 +7,6 @@
 namespace churn::data {
 namespace {
 
-using ::churn::testing::IsOk;
 using ::churn::testing::StatusIs;
 
 std::string BankChurnersSchemaPath() {

@@ -22,7 +22,7 @@ Schema BankChurners() {
   return *schema;
 }
 
-absl::StatusOr<ReadTableResult> Generate(SynthOptions options) {
+absl::StatusOr<ReadTableResult> Generate(const SynthOptions& options) {
   CHURN_ASSIGN_OR_RETURN(const std::string csv, GenerateSynthCsv(options));
   return ReadCsvTable(csv, BankChurners(), {});
 }
@@ -68,7 +68,7 @@ TEST(Synth, ChurnRateAndItsDriversLookLikeTheRealData) {
     (churned ? churned_ct : stayed_ct) += count.AsDouble(i);
     (churned ? churned_bal : stayed_bal) += balance.AsDouble(i);
   }
-  const double churners = static_cast<double>(profile.positives);
+  const auto churners = static_cast<double>(profile.positives);
   const double stayers = 20000.0 - churners;
   EXPECT_LT(churned_ct / churners, stayed_ct / stayers - 10);
   EXPECT_LT(churned_bal / churners, stayed_bal / stayers - 200);

@@ -1,12 +1,14 @@
 // End to end through the `churn` binary, as a user runs it: synth, ingest, list, show, features,
 // and every kind of bad input, which must exit 2 with a message naming what was wrong and leave
 // no snapshot behind.
+#include <cstdlib>
 #include <filesystem>
 
 #include "nlohmann/json.hpp"
 #include "testing/test_env.h"
 
 #include "churn/base/file.h"
+#include "churn/base/object_store.h"
 
 namespace churn {
 namespace {
@@ -17,12 +19,13 @@ using ::testing::HasSubstr;
 
 class CliTest : public ::testing::Test {
  protected:
-  CommandResult Churn(std::vector<std::string> args) {
-    args.insert(args.begin(), {testing::ChurnBinary(), "--data-dir", data_dir()});
-    return testing::RunCommand(args, {"CHURN_CONFIG=/dev/null"});
+  CommandResult Churn(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {testing::ChurnBinary(), "--data-dir", DataDir()});
+    env.emplace_back("CHURN_CONFIG=/dev/null");
+    return testing::RunCommand(args, env);
   }
 
-  std::string data_dir() const { return (dir_.Path() / "data").string(); }
+  std::string DataDir() const { return (dir_.Path() / "data").string(); }
 
   std::string Write(const std::string& name, absl::string_view bytes) {
     const auto path = dir_.Path() / name;
@@ -41,7 +44,7 @@ class CliTest : public ::testing::Test {
 
   bool NoSnapshotWritten() const {
     std::error_code ec;
-    const auto objects = std::filesystem::path(data_dir()) / "objects";
+    const auto objects = std::filesystem::path(DataDir()) / "objects";
     return !std::filesystem::exists(objects, ec) || std::filesystem::is_empty(objects, ec);
   }
 
@@ -199,6 +202,66 @@ TEST_F(CliTest, MissingSourceExitsTwo) {
   const CommandResult r = Churn({"ingest", "/nonexistent.csv", "--dataset", "bank_churners"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("/nonexistent.csv"));
+}
+
+std::string EnvOrEmpty(const char* name) {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+  return value == nullptr ? "" : value;
+}
+
+// Both ends on S3: the source file is an s3:// object and the offline store is an S3 prefix.
+TEST_F(CliTest, IngestsFromS3IntoAnS3OfflineStore) {
+  const std::string endpoint = EnvOrEmpty("CHURN_TEST_S3_ENDPOINT");
+  if (endpoint.empty()) {
+    GTEST_SKIP() << "CHURN_TEST_S3_ENDPOINT is not set (scripts/services start s3rver sets it)";
+  }
+  base::S3Options s3;
+  s3.endpoint = endpoint;
+  s3.access_key_id = "S3RVER";
+  s3.secret_access_key = "S3RVER";
+  const std::string prefix = "cli" + std::to_string(absl::ToUnixNanos(absl::Now()));
+  auto bucket = base::NewS3ObjectStore("churn-test", prefix, s3);
+  CHURN_ASSERT_OK_AND_ASSIGN(const std::string csv, base::ReadFile(Synth(500)));
+  ASSERT_THAT(bucket->Put("in/synth.csv", csv), IsOk());
+  const std::vector<std::string> env = {"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=S3RVER",
+                                        "AWS_SECRET_ACCESS_KEY=S3RVER",
+                                        "CHURN_OBJECT_STORE=s3://churn-test/" + prefix + "/store"};
+  const CommandResult r = Churn({"ingest", "s3://churn-test/" + prefix + "/in/synth.csv",
+                                 "--dataset", "bank_churners", "--json"},
+                                env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["rows"].get<int>(), 500);
+  CHURN_ASSERT_OK_AND_ASSIGN(const bool stored,
+                             bucket->Exists("store/datasets/bank_churners/snapshots/" +
+                                            out["id"].get<std::string>() + "/snapshot.json"));
+  EXPECT_TRUE(stored);
+  const CommandResult list = Churn({"datasets", "list", "--json"}, env);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(nlohmann::json::parse(list.out)[0]["latest"]["id"], out["id"]);
+  const CommandResult missing = Churn(
+      {"ingest", "s3://churn-test/" + prefix + "/in/none.csv", "--dataset", "bank_churners"}, env);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("none.csv"));
+}
+
+TEST_F(CliTest, RedisOnlineStore) {
+  const std::string url = EnvOrEmpty("CHURN_TEST_REDIS_URL");
+  if (url.empty()) {
+    GTEST_SKIP() << "CHURN_TEST_REDIS_URL is not set (scripts/services start redis sets it)";
+  }
+  const std::string dataset = "cli" + std::to_string(absl::ToUnixNanos(absl::Now()));
+  const std::string schema =
+      (std::filesystem::path(testing::SourceDir()) / "configs" / "bank_churners.yaml").string();
+  const CommandResult r = Churn({"ingest", Synth(300), "--dataset", dataset, "--schema", schema},
+                                {"CHURN_REDIS_URL=" + url});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("300 entities -> " + url));
+  const CommandResult get =
+      Churn({"features", "get", "--dataset", dataset, "--entity", "700007919"},
+            {"CHURN_REDIS_URL=" + url});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_TRUE(nlohmann::json::parse(get.out)["features"]["Total_Trans_Ct"].is_number_integer());
 }
 
 TEST_F(CliTest, RealBankChurnersFile) {
