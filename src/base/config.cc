@@ -147,8 +147,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
     CHURN_ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
     auto parsed = ParseConfigYaml(text, config);
     if (!parsed.ok()) {
-      return absl::Status(parsed.status().code(),
-                          absl::StrCat(file, ": ", parsed.status().message()));
+      return WithContext(parsed.status(), file);
     }
     config = *std::move(parsed);
   }

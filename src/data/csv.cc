@@ -4,6 +4,7 @@
 // front so that the views into it stay valid for the whole record.
 #include "churn/data/csv.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +47,15 @@ size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
 
 constexpr absl::string_view kBom = "\xEF\xBB\xBF";
 
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+
+// Nonzero when some byte of `w` equals `c` (the classic SWAR zero-byte test on w ^ c).
+constexpr uint64_t HasByte(uint64_t w, unsigned char c) {
+  const uint64_t x = w ^ (kOnes * c);
+  return (x - kOnes) & ~x & kHighs;
+}
+
 absl::string_view StripBom(absl::string_view input) {
   return input.substr(0, 3) == kBom ? input.substr(3) : input;
 }
@@ -63,11 +73,7 @@ absl::Status CheckCsvBytes(absl::string_view input, const CsvOptions& options) {
     if (end - p >= 8) {
       uint64_t w = 0;
       std::memcpy(&w, p, 8);
-      constexpr uint64_t kOnes = 0x0101010101010101ULL;
-      constexpr uint64_t kHighs = 0x8080808080808080ULL;
-      const uint64_t lf = w ^ (kOnes * '\n');
-      const bool has_zero_or_lf = ((((w - kOnes) & ~w) | ((lf - kOnes) & ~lf)) & kHighs) != 0;
-      if ((w & kHighs) == 0 && !has_zero_or_lf) {
+      if ((w & kHighs) == 0 && (HasByte(w, 0) | HasByte(w, '\n')) == 0) {
         p += 8;
         continue;
       }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <set>
 
@@ -255,6 +256,20 @@ class ChunkReader {
   bool rejected_ = false;
 };
 
+// Occurrences of `c` in `text`. memchr jumps from one to the next with SIMD; std::count is a
+// byte loop and cost 6x more on a large file.
+size_t CountByte(absl::string_view text, char c) {
+  size_t n = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while ((p = static_cast<const char*>(std::memchr(p, c, static_cast<size_t>(end - p)))) !=
+         nullptr) {
+    ++n;
+    ++p;
+  }
+  return n;
+}
+
 // Splits `body` into up to `parts` pieces at record boundaries. A line end is a record boundary
 // when an even number of quotes precede it (RFC 4180 doubles quotes inside quoted fields, so the
 // parity of the quote count says whether a position is inside a quoted field).
@@ -263,10 +278,7 @@ std::vector<absl::string_view> SplitAtRecords(absl::string_view body, size_t par
   size_t begin = 0;
   for (size_t k = 1; k < parts; ++k) {
     size_t pos = std::max(begin, body.size() * k / parts);
-    bool inside = std::count(body.begin() + static_cast<ptrdiff_t>(begin),
-                             body.begin() + static_cast<ptrdiff_t>(pos), '"') %
-                      2 ==
-                  1;
+    bool inside = CountByte(body.substr(begin, pos - begin), '"') % 2 == 1;
     for (; pos < body.size(); ++pos) {
       if (body[pos] == '"') {
         inside = !inside;
@@ -404,14 +416,12 @@ absl::StatusOr<ReadTableResult> ReadCsvTable(absl::string_view input, const Sche
   const std::vector<absl::string_view> chunks =
       SplitAtRecords(body, body.size() < kParallelBytes ? 1 : base::MaxParallelism());
   std::vector<std::unique_ptr<ChunkReader>> readers;
-  size_t first_line = 1 + static_cast<size_t>(std::count(input.begin(), body.begin(), '\n'));
+  size_t first_line = 1 + CountByte(input.substr(0, body_begin), '\n');
   for (const absl::string_view chunk : chunks) {
-    const auto lines = static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    const size_t lines = CountByte(chunk, '\n');
     // Line ends bound the row count from above. The first chunk's table becomes the result, so
     // it reserves room for the whole file: appending the others then never reallocates.
-    const size_t reserve = readers.empty()
-                               ? static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1
-                               : lines + 1;
+    const size_t reserve = readers.empty() ? CountByte(body, '\n') + 1 : lines + 1;
     readers.push_back(
         std::make_unique<ChunkReader>(schema, options, header, chunk, first_line, reserve));
     first_line += lines;

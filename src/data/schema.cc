@@ -450,8 +450,7 @@ absl::StatusOr<Schema> LoadSchemaFile(const std::string& path) {
   CHURN_ASSIGN_OR_RETURN(const std::string text, base::ReadFile(path));
   auto schema = ParseSchemaYaml(text);
   if (!schema.ok()) {
-    return absl::Status(schema.status().code(),
-                        absl::StrCat("schema ", path, ": ", schema.status().message()));
+    return base::WithContext(schema.status(), absl::StrCat("schema ", path));
   }
   return schema;
 }

@@ -24,25 +24,30 @@ double Column::AsDouble(size_t row) const {
 }
 
 std::string Column::AsText(size_t row) const {
+  std::string out;
+  AppendText(row, &out);
+  return out;
+}
+
+void Column::AppendText(size_t row, std::string* out) const {
   if (IsMissing(row)) {
-    return "";
+    return;
   }
   char buf[32];
   switch (spec.type) {
-    case ColumnType::kInteger: {
-      const auto r = std::to_chars(buf, buf + sizeof(buf), ints[row]);
-      return {buf, r.ptr};
-    }
-    case ColumnType::kFloat: {
-      const auto r = std::to_chars(buf, buf + sizeof(buf), floats[row]);
-      return {buf, r.ptr};
-    }
+    case ColumnType::kInteger:
+      out->append(buf, std::to_chars(buf, buf + sizeof(buf), ints[row]).ptr);
+      return;
+    case ColumnType::kFloat:
+      out->append(buf, std::to_chars(buf, buf + sizeof(buf), floats[row]).ptr);
+      return;
     case ColumnType::kCategorical:
-      return spec.levels[static_cast<size_t>(codes[row])];
+      out->append(spec.levels[static_cast<size_t>(codes[row])]);
+      return;
     case ColumnType::kString:
-      return strings[row];
+      out->append(strings[row]);
+      return;
   }
-  return "";
 }
 
 void Column::Reserve(size_t rows) {

@@ -98,8 +98,7 @@ absl::StatusOr<IngestOutcome> FeatureStore::Ingest(const IngestSpec& spec) {
   request.read.max_reported = config_.max_reported_violations;
   auto result = offline_->Ingest(request);
   if (!result.ok()) {
-    return absl::Status(result.status().code(),
-                        absl::StrCat(spec.source, ": ", result.status().message()));
+    return base::WithContext(result.status(), spec.source);
   }
   IngestOutcome outcome{.result = *std::move(result)};
   if (spec.materialize) {

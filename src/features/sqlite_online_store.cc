@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 
 #include "churn/base/file.h"
+#include "churn/base/parallel.h"
 #include "churn/base/status_macros.h"
 #include "churn/features/online_store.h"
 
@@ -43,7 +44,7 @@ constexpr char kCreateTable[] = R"sql(
     updated_at TEXT NOT NULL,
     features TEXT NOT NULL,
     PRIMARY KEY (dataset, entity)
-  );
+  ) WITHOUT ROWID;
 )sql";
 
 constexpr char kUpsert[] = R"sql(
@@ -62,6 +63,32 @@ constexpr char kSelect[] = R"sql(
   FROM online_features f JOIN online_columns c ON c.dataset = f.dataset AND c.snapshot = f.snapshot
   WHERE f.dataset = ?1 AND f.entity = ?2
 )sql";
+
+// One entity's values as a JSON array of strings (null when missing), in batch.columns order.
+// `levels` holds each categorical column's levels already JSON-escaped.
+std::string EncodeRow(const MaterializeBatch& batch,
+                      const std::vector<std::vector<std::string>>& levels, size_t r) {
+  std::string out = "[";
+  for (size_t c = 0; c < batch.columns.size(); ++c) {
+    const data::Column& column = *batch.columns[c];
+    if (c > 0) {
+      out.push_back(',');
+    }
+    if (column.IsMissing(r)) {
+      out.append("null");
+    } else if (column.spec.type == data::ColumnType::kCategorical) {
+      out.append(levels[c][static_cast<size_t>(column.codes[r])]);
+    } else if (column.spec.type == data::ColumnType::kString) {
+      out.append(nlohmann::json(column.strings[r]).dump());
+    } else {
+      out.push_back('"');
+      column.AppendText(r, &out);
+      out.push_back('"');
+    }
+  }
+  out.push_back(']');
+  return out;
+}
 
 class SqliteOnlineStore : public OnlineStore {
  public:
@@ -112,8 +139,8 @@ class SqliteOnlineStore : public OnlineStore {
  private:
   absl::Status WriteRows(const MaterializeBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     CHURN_ASSIGN_OR_RETURN(Stmt stmt, Prepare(kUpsert));
-    // This loop is the hot part of a large ingest: JSON-escape each categorical level once, not
-    // once per row; numbers never need escaping.
+    // JSON-escape each column name and categorical level once, not once per row; numbers never
+    // need escaping.
     nlohmann::json names = nlohmann::json::array();
     std::vector<std::vector<std::string>> levels;
     for (const data::Column* column : batch.columns) {
@@ -134,35 +161,37 @@ class SqliteOnlineStore : public OnlineStore {
         return Error("write");
       }
     }
-    std::string features;
-    for (const size_t r : batch.rows) {
-      features.assign("[");
-      for (size_t c = 0; c < batch.columns.size(); ++c) {
-        const data::Column& column = *batch.columns[c];
-        if (c > 0) {
-          features.push_back(',');
-        }
-        if (column.IsMissing(r)) {
-          features.append("null");
-        } else if (column.spec.type == data::ColumnType::kCategorical) {
-          features.append(levels[c][static_cast<size_t>(column.codes[r])]);
-        } else if (column.spec.type == data::ColumnType::kString) {
-          features.append(nlohmann::json(column.strings[r]).dump());
-        } else {
-          absl::StrAppend(&features, "\"", column.AsText(r), "\"");
-        }
+    // Encoding is independent per row: do it on every core first; SQLite then takes the rows on
+    // this thread (one writer per connection), freeing each block once written.
+    constexpr size_t kBlock = 1 << 15;
+    const size_t blocks = (batch.rows.size() + kBlock - 1) / kBlock;
+    std::vector<std::vector<std::string>> entities(blocks);
+    std::vector<std::vector<std::string>> payloads(blocks);
+    auto encode = [&](size_t block) {
+      const size_t begin = block * kBlock;
+      const size_t end = std::min(batch.rows.size(), begin + kBlock);
+      entities[block].reserve(end - begin);
+      payloads[block].reserve(end - begin);
+      for (size_t i = begin; i < end; ++i) {
+        entities[block].push_back(batch.key->AsText(batch.rows[i]));
+        payloads[block].push_back(EncodeRow(batch, levels, batch.rows[i]));
       }
-      features.push_back(']');
-      const std::string entity = batch.key->AsText(r);
-      Bind(stmt.get(), 1, batch.dataset);
-      Bind(stmt.get(), 2, entity);
-      Bind(stmt.get(), 3, batch.snapshot_id);
-      Bind(stmt.get(), 4, batch.updated_at);
-      Bind(stmt.get(), 5, features);
-      if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
-        return Error("write");
+    };
+    base::ParallelFor(blocks, encode);
+    for (size_t block = 0; block < blocks; ++block) {
+      for (size_t i = 0; i < entities[block].size(); ++i) {
+        Bind(stmt.get(), 1, batch.dataset);
+        Bind(stmt.get(), 2, entities[block][i]);
+        Bind(stmt.get(), 3, batch.snapshot_id);
+        Bind(stmt.get(), 4, batch.updated_at);
+        Bind(stmt.get(), 5, payloads[block][i]);
+        if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
+          return Error("write");
+        }
+        sqlite3_reset(stmt.get());
       }
-      sqlite3_reset(stmt.get());
+      std::vector<std::string>().swap(entities[block]);
+      std::vector<std::string>().swap(payloads[block]);
     }
     return absl::OkStatus();
   }
@@ -183,7 +212,8 @@ class SqliteOnlineStore : public OnlineStore {
   }
 
   static void Bind(sqlite3_stmt* stmt, int index, absl::string_view text) {
-    sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    // SQLITE_STATIC: every bound string outlives the sqlite3_step that reads it.
+    sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
 
   static std::string Text(sqlite3_stmt* stmt, int column) {

@@ -185,6 +185,18 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(param_info.param.name);
     });
 
+TEST_F(CliTest, DataValidateChecksWithoutWriting) {
+  const std::string csv = Synth(300);
+  const CommandResult ok = Churn({"data", "validate", csv, "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(nlohmann::json::parse(ok.out)["rows_accepted"].get<int>(), 300);
+  const std::string bad = Write("bad.csv", std::string(kHeader) + Replace(kRow, ",45,", ",x,"));
+  const CommandResult no = Churn({"data", "validate", bad});
+  EXPECT_EQ(no.exit_code, 2);
+  EXPECT_THAT(no.err, HasSubstr("column 'Customer_Age': 'x' not an integer"));
+  EXPECT_TRUE(NoSnapshotWritten());
+}
+
 TEST_F(CliTest, SelfContradictorySchemaExitsTwo) {
   const std::string schema = Write("s.yaml",
                                    "name: s\ntarget: y\npositive_value: '1'\nentity_key: id\n"

@@ -12,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function unless it is OK.
 #define CHURN_RETURN_IF_ERROR(expr)                                   \
@@ -20,6 +22,18 @@
       return churn_status_;                                           \
     }                                                                 \
   } while (false)
+
+namespace churn::base {
+
+// `status` with "`context`: " in front of its message (same code); OK stays OK.
+inline absl::Status WithContext(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) {
+    return status;
+  }
+  return {status.code(), absl::StrCat(context, ": ", status.message())};
+}
+
+}  // namespace churn::base
 
 #define CHURN_STATUS_CONCAT_INNER_(a, b) a##b
 #define CHURN_STATUS_CONCAT_(a, b) CHURN_STATUS_CONCAT_INNER_(a, b)

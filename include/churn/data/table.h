@@ -38,8 +38,11 @@ struct Column {
   // The cell as a double: ints and floats as themselves, codes as the code, NaN when missing or
   // for strings.
   double AsDouble(size_t row) const;
-  // The cell as text, as it would appear in a CSV ("" when missing).
+  // The cell as text, as it would appear in a CSV ("" when missing); numbers in their shortest
+  // round-trip form.
   std::string AsText(size_t row) const;
+  // Appends AsText(row) to `out` without a temporary string.
+  void AppendText(size_t row, std::string* out) const;
   void Reserve(size_t rows);
 };
 
