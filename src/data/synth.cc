@@ -14,6 +14,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <span>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -63,20 +64,19 @@ class Rng {
   double Normal(double mean, double sd) { return mean + sd * Normal(); }
 
   // An index drawn with the given (unnormalised) weights.
-  template <size_t N>
-  size_t Categorical(const std::array<double, N>& weights) {
+  size_t Categorical(std::span<const double> weights) {
     double total = 0;
     for (const double w : weights) {
       total += w;
     }
     double u = Uniform() * total;
-    for (size_t i = 0; i < N; ++i) {
+    for (size_t i = 0; i < weights.size(); ++i) {
       if (u < weights[i]) {
         return i;
       }
       u -= weights[i];
     }
-    return N - 1;
+    return weights.size() - 1;
   }
 
  private:
@@ -296,21 +296,6 @@ absl::StatusOr<ResolvedDrift> Resolve(const SynthDrift& drift) {
   return out;
 }
 
-size_t DrawIndex(Rng& rng, const std::vector<double>& weights) {
-  double total = 0;
-  for (const double w : weights) {
-    total += w;
-  }
-  double u = rng.Uniform() * total;
-  for (size_t i = 0; i < weights.size(); ++i) {
-    if (u < weights[i]) {
-      return i;
-    }
-    u -= weights[i];
-  }
-  return weights.size() - 1;
-}
-
 void ApplyDrift(const ResolvedDrift& d, Rng& rng, Row& r) {
   if (d.numeric != nullptr) {
     double& v = r.*(d.numeric->field);
@@ -319,7 +304,7 @@ void ApplyDrift(const ResolvedDrift& d, Rng& rng, Row& r) {
     r.revolving = std::min(r.revolving, std::floor(r.credit_limit));
     return;
   }
-  r.*(d.category) = DrawIndex(rng, d.weights);
+  r.*(d.category) = rng.Categorical(d.weights);
 }
 
 void AppendNumber(double v, int decimals, std::string* out) {
