@@ -51,6 +51,12 @@ absl::Status InitLogging(absl::string_view level, absl::string_view format) {
   return absl::OkStatus();
 }
 
+void LogDebug(absl::string_view message) {
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("{}", Render(message));
+  }
+}
+
 void LogInfo(absl::string_view message) {
   spdlog::info("{}", Render(message));
 }

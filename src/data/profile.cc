@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -13,12 +16,37 @@ namespace {
 
 using nlohmann::json;
 
-// numpy.quantile's default ("linear"): position q * (n - 1) between order statistics.
-double Quantile(const std::vector<double>& sorted, double q) {
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+// numpy.quantile's default ("linear") for each q: the value between the order statistics at
+// floor(q * (n - 1)) and the next one. Order statistics come from selection (nth_element on ever
+// smaller tails), not a full sort: O(n) per quantile. Reorders `values`.
+std::vector<double> Quantiles(std::vector<double>& values, std::span<const double> qs) {
+  const size_t n = values.size();
+  std::vector<size_t> ranks;
+  for (const double q : qs) {
+    const auto lo = static_cast<size_t>(std::floor(q * static_cast<double>(n - 1)));
+    ranks.push_back(lo);
+    ranks.push_back(std::min(lo + 1, n - 1));
+  }
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  absl::flat_hash_map<size_t, double> order_statistic;
+  size_t from = 0;
+  for (const size_t rank : ranks) {
+    const auto begin = values.begin();
+    std::nth_element(begin + static_cast<ptrdiff_t>(from), begin + static_cast<ptrdiff_t>(rank),
+                     values.end());
+    order_statistic[rank] = values[rank];
+    from = rank + 1;  // everything after `rank` is now >= values[rank]
+  }
+  std::vector<double> out;
+  for (const double q : qs) {
+    const double pos = q * static_cast<double>(n - 1);
+    const auto lo = static_cast<size_t>(std::floor(pos));
+    const double a = order_statistic[lo];
+    const double b = order_statistic[std::min(lo + 1, n - 1)];
+    out.push_back(a + (pos - static_cast<double>(lo)) * (b - a));
+  }
+  return out;
 }
 
 void ProfileNumeric(const Column& column, ColumnProfile* p) {
@@ -45,17 +73,19 @@ void ProfileNumeric(const Column& column, ColumnProfile* p) {
     ss += (v - p->mean) * (v - p->mean);
   }
   p->std = std::sqrt(ss / static_cast<double>(values.size()));
-  std::sort(values.begin(), values.end());
-  p->min = values.front();
-  p->max = values.back();
-  p->distinct = 1;
-  for (size_t i = 1; i < values.size(); ++i) {
-    p->distinct += values[i] != values[i - 1] ? 1 : 0;
+  const auto [min, max] = std::minmax_element(values.begin(), values.end());
+  p->min = *min;
+  p->max = *max;
+  // Distinct values, counted exactly up to the cap: drift tests only ask "how few?", and stopping
+  // there keeps a high-cardinality column from building a set as large as itself.
+  absl::flat_hash_set<double> distinct;  // absl::Hash counts -0.0 and 0.0 once, as == does
+  for (const double v : values) {
+    distinct.insert(v);
+    if (distinct.size() > kProfileDistinctCap) {
+      break;
+    }
   }
-  const std::vector<double>& sorted = values;
-  for (const double q : kProfileQuantiles) {
-    p->quantiles.push_back(Quantile(sorted, q));
-  }
+  p->distinct = distinct.size();
   const int bins = kProfileHistogramBins;
   // numpy.linspace(min, max, bins + 1): start + i * step, the last edge exactly max.
   const double width = (p->max - p->min) / bins;
@@ -66,7 +96,7 @@ void ProfileNumeric(const Column& column, ColumnProfile* p) {
   // numpy.histogram's equal-width path: scale to a bin index, then correct it against the edges
   // so values on an edge land where numpy puts them (half-open bins, the last one closed).
   const double norm = p->max > p->min ? bins / (p->max - p->min) : 0.0;
-  for (const double v : sorted) {
+  for (const double v : values) {
     int b = std::min(static_cast<int>((v - p->min) * norm), bins - 1);
     if (b > 0 && v < p->bin_edges[static_cast<size_t>(b)]) {
       --b;
@@ -75,6 +105,7 @@ void ProfileNumeric(const Column& column, ColumnProfile* p) {
     }
     ++p->bin_counts[static_cast<size_t>(b)];
   }
+  p->quantiles = Quantiles(values, kProfileQuantiles);
 }
 
 void ProfileCategorical(const Column& column, ColumnProfile* p) {

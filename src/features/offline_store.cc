@@ -1,12 +1,16 @@
 #include "churn/features/offline_store.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
+#include "churn/base/logging.h"
 #include "churn/base/sha256.h"
 #include "churn/base/status_macros.h"
 
@@ -30,6 +34,20 @@ std::string KeptBytes(absl::string_view input, const data::ValidationReport& rep
   absl::StrAppend(&out, input.substr(pos));
   return out;
 }
+
+// Wall time between laps, for the debug log.
+class Stopwatch {
+ public:
+  std::string Lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const std::chrono::duration<double> elapsed = now - last_;
+    last_ = now;
+    return absl::StrFormat("%.3fs", elapsed.count());
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
 
 }  // namespace
 
@@ -89,37 +107,48 @@ std::string OfflineStore::Prefix(absl::string_view dataset, absl::string_view id
 
 absl::StatusOr<IngestResult> OfflineStore::Ingest(const IngestRequest& request) {
   CHURN_RETURN_IF_ERROR(ValidateDatasetName(request.dataset));
-  CHURN_ASSIGN_OR_RETURN(data::ReadTableResult read,
-                         data::ReadCsvTable(request.bytes, request.schema, request.read));
+  Stopwatch watch;
+  // Hash the input while it is parsed: the digest is what the data file will hold unless rows
+  // are dropped, the common case.
+  std::string input_sha256;
+  std::thread hasher([&] { input_sha256 = base::Sha256Hex(request.bytes); });
+  auto read = data::ReadCsvTable(request.bytes, request.schema, request.read);
+  hasher.join();
+  if (!read.ok()) {
+    return read.status();
+  }
+  const std::string validate_time = watch.Lap();
   IngestResult result;
   result.schema = request.schema;
-  result.report = std::move(read.report);
+  result.report = std::move(read->report);
   // The accepted records: the input itself unless rows were dropped (no copy in the common case).
   std::string filtered;
   absl::string_view kept = request.bytes;
+  SnapshotInfo& info = result.snapshot;
+  info.data_sha256 = input_sha256;
   if (!result.report.dropped_ranges.empty()) {
     filtered = KeptBytes(request.bytes, result.report);
     kept = filtered;
+    info.data_sha256 = base::Sha256Hex(kept);
   }
-  SnapshotInfo& info = result.snapshot;
   info.dataset = request.dataset;
-  info.data_sha256 = base::Sha256Hex(kept);
   info.schema_hash = request.schema.Hash();
   info.id =
       base::Sha256Hex(absl::StrCat(info.data_sha256, "\n", info.schema_hash)).substr(0, kIdDigits);
   const std::string prefix = Prefix(info.dataset, info.id);
   CHURN_ASSIGN_OR_RETURN(const bool exists, objects_->Exists(prefix + kSnapshotFile));
+  result.table = std::move(read->table);
   if (exists) {
     CHURN_ASSIGN_OR_RETURN(info, GetSnapshot(info.dataset, info.id));
-    result.table = std::move(read.table);
     result.created = false;
     return result;
   }
-  const data::DatasetProfile profile = data::ComputeProfile(read.table, request.schema);
+  const data::DatasetProfile profile = data::ComputeProfile(result.table, request.schema);
+  const std::string profile_time = watch.Lap();
   info.schema_name = request.schema.name;
   info.source = request.source;
   info.created_at = base::FormatRfc3339(clock_->Now());
-  info.rows = read.table.NumRows();
+  info.rows = result.table.NumRows();
   info.positives = profile.positives;
   info.bytes = kept.size();
   info.rows_dropped = result.report.rows_dropped;
@@ -129,7 +158,8 @@ absl::StatusOr<IngestResult> OfflineStore::Ingest(const IngestRequest& request) 
   CHURN_RETURN_IF_ERROR(objects_->Put(prefix + "schema.yaml", request.schema.ToYaml()));
   CHURN_RETURN_IF_ERROR(objects_->Put(prefix + "profile.json", data::ProfileToJson(profile)));
   CHURN_RETURN_IF_ERROR(objects_->Put(prefix + kSnapshotFile, info.ToJson()));
-  result.table = std::move(read.table);
+  base::LogDebug(absl::StrCat("ingest ", info.dataset, "@", info.id, ": validate+hash ",
+                              validate_time, ", profile ", profile_time, ", write ", watch.Lap()));
   result.created = true;
   return result;
 }

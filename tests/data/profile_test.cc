@@ -1,5 +1,7 @@
 #include "churn/data/profile.h"
 
+#include <algorithm>
+
 #include "testing/test_env.h"
 
 #include "churn/data/csv_table.h"
@@ -58,6 +60,39 @@ TEST(Profile, NumericColumnMatchesNumpy) {
   ASSERT_NE(c, nullptr);
   EXPECT_THAT(c->level_counts, ElementsAre(5U, 0U, 8U));
   EXPECT_EQ(profile.Find("id"), nullptr);
+}
+
+// Selection-based quantiles on a larger column agree with a full sort (numpy's linear rule).
+TEST(Profile, QuantilesOfALargeColumnMatchAFullSort) {
+  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kSchema));
+  std::string csv = "id,y,v,c\n";
+  std::vector<double> values;
+  uint64_t state = 12345;
+  for (int i = 0; i < 10001; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double v = static_cast<double>(state >> 40) / 1000.0;
+    values.push_back(v);
+    csv += "e,0," + std::to_string(v) + ",a\n";
+  }
+  CHURN_ASSERT_OK_AND_ASSIGN(const ReadTableResult read, ReadCsvTable(csv, schema, {}));
+  const DatasetProfile profile = ComputeProfile(read.table, schema);
+  const ColumnProfile* v = profile.Find("v");
+  ASSERT_NE(v, nullptr);
+  std::vector<double> sorted;
+  for (size_t r = 0; r < read.table.NumRows(); ++r) {
+    sorted.push_back(read.table.Find("v")->floats[r]);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  size_t i = 0;
+  for (const double q : kProfileQuantiles) {
+    const double pos = q * static_cast<double>(sorted.size() - 1);
+    const auto lo = static_cast<size_t>(pos);
+    const double want =
+        sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
+    EXPECT_DOUBLE_EQ(v->quantiles[i++], want) << q;
+  }
+  EXPECT_EQ(v->distinct,
+            static_cast<uint64_t>(std::unique(sorted.begin(), sorted.end()) - sorted.begin()));
 }
 
 TEST(Profile, JsonRoundTrips) {

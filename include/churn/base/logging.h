@@ -1,7 +1,7 @@
 // File: churn/base/logging.h
 //
 // Process-wide logging setup (spdlog underneath, to stderr): text lines or JSON lines.
-// Library code logs through the LogInfo/LogWarn/LogError helpers below.
+// Library code logs through the LogDebug/LogInfo/LogWarn/LogError helpers below.
 #ifndef CHURN_BASE_LOGGING_H_
 #define CHURN_BASE_LOGGING_H_
 
@@ -14,6 +14,7 @@ namespace churn::base {
 // Call once at start-up, before other threads log.
 absl::Status InitLogging(absl::string_view level, absl::string_view format);
 
+void LogDebug(absl::string_view message);
 void LogInfo(absl::string_view message);
 void LogWarn(absl::string_view message);
 void LogError(absl::string_view message);

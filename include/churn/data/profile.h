@@ -29,7 +29,9 @@ struct ColumnProfile {
   double std = 0.0;  // population standard deviation (ddof = 0)
   double min = 0.0;
   double max = 0.0;
-  uint64_t distinct = 0;  // distinct non-missing values, exact
+  // Distinct non-missing values, exact up to kProfileDistinctCap; kProfileDistinctCap + 1 means
+  // "more than the cap".
+  uint64_t distinct = 0;
   // Quantiles at kProfileQuantiles, linear interpolation (numpy's default).
   std::vector<double> quantiles;
   // Equal-width histogram over [min, max]: `bin_edges` has bins + 1 entries.
@@ -42,6 +44,7 @@ struct ColumnProfile {
 
 inline constexpr double kProfileQuantiles[] = {0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99};
 inline constexpr int kProfileHistogramBins = 20;
+inline constexpr uint64_t kProfileDistinctCap = 100000;
 
 struct DatasetProfile {
   uint64_t rows = 0;
