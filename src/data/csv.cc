@@ -62,12 +62,12 @@ absl::string_view StripBom(absl::string_view input) {
 
 }  // namespace
 
-absl::Status CheckCsvBytes(absl::string_view input, const CsvOptions& options) {
+absl::Status CheckCsvBytes(absl::string_view input, const CsvOptions& options, size_t first_line) {
   input = StripBom(input);
   const auto* p = reinterpret_cast<const unsigned char*>(input.data());
   const auto* end = p + input.size();
   const auto* line_start = p;
-  size_t line = 1;
+  size_t line = first_line;
   while (p < end) {
     // Fast path: 8 ASCII bytes without NUL or LF at a time.
     if (end - p >= 8) {

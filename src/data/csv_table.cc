@@ -36,7 +36,11 @@ class ChunkReader {
   ChunkReader(const Schema& schema, const ReadTableOptions& options,
               const std::vector<absl::string_view>& header, absl::string_view chunk,
               size_t first_line, size_t reserve_rows)
-      : schema_(schema), options_(options), parser_(chunk, options.csv, first_line) {
+      : schema_(schema),
+        options_(options),
+        chunk_(chunk),
+        first_line_(first_line),
+        parser_(chunk, options.csv, first_line) {
     table_ = Table(schema_);
     for (const absl::string_view name : header) {
       const ColumnSpec* spec = schema_.Find(name);
@@ -50,6 +54,7 @@ class ChunkReader {
   }
 
   absl::Status Run() {
+    CHURN_RETURN_IF_ERROR(CheckCsvBytes(chunk_, options_.csv, first_line_));
     std::vector<absl::string_view> fields;
     while (true) {
       CHURN_ASSIGN_OR_RETURN(const bool more, parser_.Next(&fields));
@@ -249,6 +254,8 @@ class ChunkReader {
 
   const Schema& schema_;
   const ReadTableOptions& options_;
+  absl::string_view chunk_;
+  size_t first_line_;
   CsvParser parser_;
   std::vector<FieldPlan> plans_;
   Table table_;
@@ -368,9 +375,6 @@ absl::Status CheckHeader(const Schema& schema, const std::vector<absl::string_vi
   return absl::OkStatus();
 }
 
-// Below this size one thread reads the whole body: threads cost more than they save.
-constexpr size_t kParallelBytes = size_t{4} << 20;
-
 }  // namespace
 
 std::string ValidationReport::ToString() const {
@@ -400,10 +404,14 @@ std::string ValidationReport::ToString() const {
 
 absl::StatusOr<ReadTableResult> ReadCsvTable(absl::string_view input, const Schema& schema,
                                              const ReadTableOptions& options) {
-  CHURN_RETURN_IF_ERROR(CheckCsvBytes(input, options.csv));
   CsvParser header_parser(input, options.csv);
   std::vector<absl::string_view> view;
-  CHURN_ASSIGN_OR_RETURN(const bool any, header_parser.Next(&view));
+  auto header_read = header_parser.Next(&view);
+  // The bytes up to the end of the header are checked here (before any header error, so that
+  // binary input is called binary), those of the body in each chunk's thread.
+  const size_t body_begin = header_read.ok() ? header_parser.RecordEnd() : input.size();
+  CHURN_RETURN_IF_ERROR(CheckCsvBytes(input.substr(0, body_begin), options.csv));
+  CHURN_ASSIGN_OR_RETURN(const bool any, std::move(header_read));
   if (!any) {
     return absl::InvalidArgumentError("the file is empty (no header line)");
   }
@@ -411,10 +419,9 @@ absl::StatusOr<ReadTableResult> ReadCsvTable(absl::string_view input, const Sche
   const std::vector<std::string> names(view.begin(), view.end());
   const std::vector<absl::string_view> header(names.begin(), names.end());
   CHURN_RETURN_IF_ERROR(CheckHeader(schema, header));
-  const size_t body_begin = header_parser.RecordEnd();
   const absl::string_view body = input.substr(body_begin);
-  const std::vector<absl::string_view> chunks =
-      SplitAtRecords(body, body.size() < kParallelBytes ? 1 : base::MaxParallelism());
+  const std::vector<absl::string_view> chunks = SplitAtRecords(
+      body, body.size() < options.parallel_bytes ? 1 : std::max<size_t>(base::MaxParallelism(), 2));
   std::vector<std::unique_ptr<ChunkReader>> readers;
   size_t first_line = 1 + CountByte(input.substr(0, body_begin), '\n');
   for (const absl::string_view chunk : chunks) {

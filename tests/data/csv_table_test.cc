@@ -1,5 +1,6 @@
 #include "churn/data/csv_table.h"
 
+#include "absl/strings/str_cat.h"
 #include "testing/test_env.h"
 
 namespace churn::data {
@@ -151,6 +152,55 @@ TEST(ReadCsvTable, ReportsFirstViolationsInFullThenCounts) {
   EXPECT_THAT(r.status().message(), Not(HasSubstr("'x5'")));
   EXPECT_THAT(r.status().message(), HasSubstr("25 more"));
   EXPECT_THAT(r.status().message(), HasSubstr("wrong_type in n: 30"));
+}
+
+// Reading in chunks on several threads gives the same table and report as one thread: split
+// points inside quoted fields, line numbers, row numbers and dropped byte ranges included.
+TEST(ReadCsvTable, ChunkedReadEqualsSingleThreadedRead) {
+  const Schema schema =
+      TinySchema("policy: {wrong_type: drop_row, unknown_category: treat_as_missing}\n");
+  std::string csv = "id,y,n,x,c,leak\n";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string id =
+        i % 7 == 0 ? "\"multi\nline " + std::to_string(i) + "\"" : std::to_string(i);
+    const std::string n = i % 101 == 0 ? "bad" : std::to_string(i % 100);
+    const std::string c = i % 53 == 0 ? "zz" : "a";
+    absl::StrAppend(&csv, id, ",no,", n, ",", i, ".5,", c, ",0\n");
+  }
+  ReadTableOptions one;
+  one.parallel_bytes = csv.size() + 1;
+  one.max_reported = 1000;
+  ReadTableOptions many = one;
+  many.parallel_bytes = 0;
+  CHURN_ASSERT_OK_AND_ASSIGN(const ReadTableResult a, ReadCsvTable(csv, schema, one));
+  CHURN_ASSERT_OK_AND_ASSIGN(const ReadTableResult b, ReadCsvTable(csv, schema, many));
+  ASSERT_EQ(a.table.NumRows(), b.table.NumRows());
+  for (size_t c = 0; c < a.table.NumColumns(); ++c) {
+    const Column& x = a.table.Columns()[c];
+    const Column& y = b.table.Columns()[c];
+    EXPECT_EQ(x.missing, y.missing);
+    EXPECT_EQ(x.ints, y.ints);
+    EXPECT_EQ(x.floats, y.floats);
+    EXPECT_EQ(x.codes, y.codes);
+    EXPECT_EQ(x.strings, y.strings);
+  }
+  EXPECT_EQ(a.report.ToString(), b.report.ToString());
+  EXPECT_EQ(a.report.dropped_ranges, b.report.dropped_ranges);
+  EXPECT_GT(a.report.rows_dropped, 20U);
+  EXPECT_GT(a.report.cells_set_missing, 40U);
+}
+
+// An error in the second chunk names the line it is on in the whole file.
+TEST(ReadCsvTable, ChunkedReadReportsWholeFileLineNumbers) {
+  std::string csv = "id,y,n,x,c,leak\n";
+  for (int i = 0; i < 1000; ++i) {
+    csv += "a,no,1,2,a,0\n";
+  }
+  csv += "a,no,1,2,a,\xFF\n";
+  ReadTableOptions options;
+  options.parallel_bytes = 0;
+  EXPECT_THAT(ReadCsvTable(csv, TinySchema(), options),
+              StatusIs(absl::StatusCode::kInvalidArgument, "line 1002, byte 12: invalid UTF-8"));
 }
 
 TEST(ReadCsvTable, EveryRowDroppedIsAnError) {

@@ -37,8 +37,10 @@ struct CsvOptions {
 };
 
 // Checks the whole input before parsing: no NUL byte, valid UTF-8 (after an optional BOM), no
-// line longer than options.max_record_bytes. InvalidArgument naming line and byte column.
-absl::Status CheckCsvBytes(absl::string_view input, const CsvOptions& options);
+// line longer than options.max_record_bytes. InvalidArgument naming line and byte column;
+// `first_line` numbers the first line of `input` (for a chunk cut from a larger file).
+absl::Status CheckCsvBytes(absl::string_view input, const CsvOptions& options,
+                           size_t first_line = 1);
 
 // Writes one field, quoted when it holds the delimiter, a quote, CR or LF.
 void AppendCsvField(absl::string_view field, char delimiter, std::string* out);

@@ -54,6 +54,9 @@ struct ReadTableOptions {
   CsvOptions csv;
   // How many violations are reported in full. Default 20.
   size_t max_reported = 20;
+  // Inputs at least this large are split at record boundaries and read on every core; smaller
+  // ones on one thread. Default 4 MiB (threads cost more than they save below that).
+  size_t parallel_bytes = size_t{4} << 20;
 };
 
 struct ReadTableResult {
