@@ -11,7 +11,7 @@
 
 namespace {
 
-constexpr char kSchema[] = R"yaml(
+constexpr char kSchemaYaml[] = R"yaml(
 name: fuzz
 target: y
 positive_value: "yes"
@@ -26,8 +26,9 @@ columns:
 )yaml";
 
 const churn::data::Schema& FuzzSchema() {
-  static const auto* const schema = new churn::data::Schema(*churn::data::ParseSchemaYaml(kSchema));
-  return *schema;
+  static const auto* const kFuzzSchema =
+      new churn::data::Schema(*churn::data::ParseSchemaYaml(kSchemaYaml));
+  return *kFuzzSchema;
 }
 
 }  // namespace
