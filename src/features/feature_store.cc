@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
+#include "churn/base/logging.h"
 #include "churn/base/status_macros.h"
 #include "churn/features/builtin_schemas.h"
 
@@ -103,10 +104,14 @@ absl::StatusOr<IngestOutcome> FeatureStore::Ingest(const IngestSpec& spec) {
   IngestOutcome outcome{.result = *std::move(result)};
   if (spec.materialize) {
     const SnapshotInfo& info = outcome.result.snapshot;
+    const absl::Time start = absl::Now();
     CHURN_ASSIGN_OR_RETURN(
         outcome.entities_materialized,
         online_->Materialize(info.dataset, info.id, base::FormatRfc3339(clock_->Now()),
                              outcome.result.table, outcome.result.schema));
+    base::LogDebug(absl::StrCat("materialised ", outcome.entities_materialized, " entities into ",
+                                online_->Describe(), " in ",
+                                absl::FormatDuration(absl::Now() - start)));
   }
   return outcome;
 }
