@@ -1,4 +1,6 @@
 // churn config show: the settings in effect after file, environment and flags.
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "nlohmann/json.hpp"
@@ -9,9 +11,9 @@ void AddConfigCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("config", "Show the effective settings");
   cmd->require_subcommand(1);
   CLI::App* show = cmd->add_subcommand("show", "Print the settings in effect as JSON");
-  static bool always_json = true;
-  show->add_flag("--json", always_json, "Print JSON (always on)");
-  show->callback([&ctx] {
+  auto json_flag = std::make_shared<bool>(true);  // accepted for symmetry; the output is JSON
+  show->add_flag("--json", *json_flag, "Print JSON (always on)");
+  show->callback([&ctx, json_flag] {
     ctx.action = [&ctx] {
       const base::Config& c = ctx.config;
       const nlohmann::ordered_json out = {

@@ -1,4 +1,6 @@
 // churn features get --dataset NAME --entity ID: one entity's latest features, as JSON.
+#include <memory>
+
 #include "cli/commands.h"
 
 #include "churn/base/status_macros.h"
@@ -15,9 +17,9 @@ void AddFeaturesCommand(CLI::App& app, Context& ctx) {
   CLI::App* get = cmd->add_subcommand("get", "One entity's latest feature values as JSON");
   get->add_option("--dataset", *dataset, "Dataset name")->required();
   get->add_option("--entity", *entity, "Entity key (e.g. a CLIENTNUM)")->required();
-  static bool always_json = true;
-  get->add_flag("--json", always_json, "Print JSON (always on: the output is JSON)");
-  get->callback([&ctx, dataset, entity] {
+  auto json_flag = std::make_shared<bool>(true);  // accepted for symmetry; the output is JSON
+  get->add_flag("--json", *json_flag, "Print JSON (always on)");
+  get->callback([&ctx, dataset, entity, json_flag] {
     ctx.action = [&ctx, dataset, entity]() -> absl::Status {
       CHURN_ASSIGN_OR_RETURN(auto store,
                              features::FeatureStore::Open(ctx.config, base::SystemClock()));
