@@ -6,9 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "base/s3_object_store.h"
 
 #include "churn/base/file.h"
+#include "churn/base/status_macros.h"
 
 namespace churn::base {
 namespace {
@@ -98,23 +100,26 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> OpenObjectStore(absl::string_view u
   return NewLocalObjectStore(std::string(path));
 }
 
-absl::StatusOr<std::string> ReadUri(absl::string_view uri, const S3Options& s3) {
+absl::string_view UriBytes::View() const {
+  return mapped_ != nullptr ? mapped_->Bytes() : absl::string_view(owned_);
+}
+
+absl::StatusOr<UriBytes> ReadUri(absl::string_view uri, const S3Options& s3) {
+  UriBytes bytes;
   if (absl::StartsWith(uri, "s3://")) {
     std::string bucket;
     std::string key;
-    if (absl::Status s = SplitS3Uri(uri, &bucket, &key); !s.ok()) {
-      return s;
-    }
+    CHURN_RETURN_IF_ERROR(SplitS3Uri(uri, &bucket, &key));
     if (absl::Status s = ValidateObjectKey(key); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("bad S3 URI ", uri, ": ", s.message()));
     }
-    return internal::S3GetObject(bucket, key, s3);
+    CHURN_ASSIGN_OR_RETURN(bytes.owned_, internal::S3GetObject(bucket, key, s3));
+    return bytes;
   }
   absl::string_view path = uri;
-  if (absl::StartsWith(path, "file://")) {
-    path.remove_prefix(7);
-  }
-  return ReadFile(std::filesystem::path(std::string(path)));
+  absl::ConsumePrefix(&path, "file://");
+  CHURN_ASSIGN_OR_RETURN(bytes.mapped_, MappedFile::Open(std::filesystem::path(std::string(path))));
+  return bytes;
 }
 
 }  // namespace churn::base

@@ -24,11 +24,11 @@ absl::Status Validate(const base::Config& config, const ValidateArgs& args) {
   CHURN_ASSIGN_OR_RETURN(const data::Schema schema, args.schema.empty()
                                                         ? features::BuiltinSchema(args.dataset)
                                                         : data::LoadSchemaFile(args.schema));
-  CHURN_ASSIGN_OR_RETURN(const std::string bytes, base::ReadUri(args.source, config.s3));
+  CHURN_ASSIGN_OR_RETURN(const base::UriBytes bytes, base::ReadUri(args.source, config.s3));
   data::ReadTableOptions options;
   options.csv.max_record_bytes = config.max_record_bytes;
   options.max_reported = config.max_reported_violations;
-  auto result = data::ReadCsvTable(bytes, schema, options);
+  auto result = data::ReadCsvTable(bytes.View(), schema, options);
   if (!result.ok()) {
     return base::WithContext(result.status(), args.source);
   }

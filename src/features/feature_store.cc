@@ -92,9 +92,11 @@ absl::StatusOr<data::Schema> FeatureStore::ResolveSchema(const IngestSpec& spec)
 absl::StatusOr<IngestOutcome> FeatureStore::Ingest(const IngestSpec& spec) {
   CHURN_RETURN_IF_ERROR(ValidateDatasetName(spec.dataset));
   CHURN_ASSIGN_OR_RETURN(data::Schema schema, ResolveSchema(spec));
-  CHURN_ASSIGN_OR_RETURN(const std::string bytes, base::ReadUri(spec.source, config_.s3));
-  IngestRequest request{
-      .dataset = spec.dataset, .source = spec.source, .bytes = bytes, .schema = std::move(schema)};
+  CHURN_ASSIGN_OR_RETURN(const base::UriBytes bytes, base::ReadUri(spec.source, config_.s3));
+  IngestRequest request{.dataset = spec.dataset,
+                        .source = spec.source,
+                        .bytes = bytes.View(),
+                        .schema = std::move(schema)};
   request.read.csv.max_record_bytes = config_.max_record_bytes;
   request.read.max_reported = config_.max_reported_violations;
   auto result = offline_->Ingest(request);

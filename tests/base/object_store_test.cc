@@ -67,11 +67,15 @@ TEST(ReadUri, ReadsLocalPathsAndFileUris) {
   TempDir dir;
   ASSERT_THAT(WriteFileAtomic(dir.Path() / "x.csv", "a,b\n"), IsOk());
   CHURN_ASSERT_OK_AND_ASSIGN(const auto plain, ReadUri((dir.Path() / "x.csv").string(), {}));
-  EXPECT_EQ(plain, "a,b\n");
+  EXPECT_EQ(plain.View(), "a,b\n");
   CHURN_ASSERT_OK_AND_ASSIGN(const auto uri,
                              ReadUri("file://" + (dir.Path() / "x.csv").string(), {}));
-  EXPECT_EQ(uri, "a,b\n");
+  EXPECT_EQ(uri.View(), "a,b\n");
   EXPECT_THAT(ReadUri((dir.Path() / "y.csv").string(), {}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ReadUri(dir.Path().string(), {}), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(WriteFileAtomic(dir.Path() / "empty.csv", ""), IsOk());
+  CHURN_ASSERT_OK_AND_ASSIGN(const auto empty, ReadUri((dir.Path() / "empty.csv").string(), {}));
+  EXPECT_TRUE(empty.View().empty());
 }
 
 }  // namespace

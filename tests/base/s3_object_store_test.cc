@@ -86,9 +86,9 @@ TEST_F(S3ObjectStoreTest, ListFollowsContinuationTokens) {
 
 TEST_F(S3ObjectStoreTest, ReadUriReadsAnS3Object) {
   ASSERT_THAT(store_->Put("data.csv", "a,b\n1,2\n"), IsOk());
-  CHURN_ASSERT_OK_AND_ASSIGN(const std::string got,
+  CHURN_ASSERT_OK_AND_ASSIGN(const UriBytes got,
                              ReadUri("s3://churn-test/" + prefix_ + "/data.csv", options_));
-  EXPECT_EQ(got, "a,b\n1,2\n");
+  EXPECT_EQ(got.View(), "a,b\n1,2\n");
   EXPECT_THAT(ReadUri("s3://churn-test/" + prefix_ + "/none.csv", options_),
               StatusIs(absl::StatusCode::kNotFound, "none.csv"));
 }

@@ -6,6 +6,7 @@
 #define CHURN_BASE_FILE_H_
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -24,6 +25,26 @@ absl::Status WriteFileAtomic(const std::filesystem::path& path, absl::string_vie
 
 // Creates `dir` and its parents when missing. OK when it exists already.
 absl::Status MakeDirs(const std::filesystem::path& dir);
+
+// A whole file mapped read-only into memory for the object's lifetime: reading a large input
+// without copying it. The file must not be truncated while mapped (the kernel would stop the
+// process with SIGBUS). Not copyable; Bytes() is safe to read from any thread.
+class MappedFile {
+ public:
+  // NotFound when missing, InvalidArgument for a directory, Internal otherwise; names the path.
+  static absl::StatusOr<std::unique_ptr<MappedFile>> Open(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  absl::string_view Bytes() const { return {data_, size_}; }
+
+ private:
+  MappedFile(const char* data, size_t size) : data_(data), size_(size) {}
+
+  const char* data_;
+  size_t size_;
+};
 
 // A fresh, empty directory under the system temp folder (or TMPDIR), removed with its contents
 // by the destructor. For tests and scratch space. Not thread-safe.

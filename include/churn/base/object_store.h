@@ -20,6 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "churn/base/file.h"
+
 namespace churn::base {
 
 // Where and how to reach S3. Every field may also come from the environment (see
@@ -83,9 +85,21 @@ std::unique_ptr<ObjectStore> NewS3ObjectStore(std::string bucket, std::string pr
 absl::StatusOr<std::unique_ptr<ObjectStore>> OpenObjectStore(absl::string_view uri,
                                                              const S3Options& s3);
 
-// Reads the whole object named by `uri`: "s3://bucket/key" through S3, anything else as a local
-// path. NotFound when it does not exist.
-absl::StatusOr<std::string> ReadUri(absl::string_view uri, const S3Options& s3);
+// The bytes of an object named by a URI: a local file memory-mapped (no copy), an S3 object
+// held in memory. Movable, not copyable.
+class UriBytes {
+ public:
+  absl::string_view View() const;
+
+ private:
+  friend absl::StatusOr<UriBytes> ReadUri(absl::string_view uri, const S3Options& s3);
+  std::string owned_;
+  std::unique_ptr<MappedFile> mapped_;
+};
+
+// Reads the whole object named by `uri`: "s3://bucket/key" through S3, anything else (or
+// "file://path") as a local file. NotFound when it does not exist.
+absl::StatusOr<UriBytes> ReadUri(absl::string_view uri, const S3Options& s3);
 
 }  // namespace churn::base
 
