@@ -48,6 +48,9 @@ const std::map<std::string, Setter>& TopLevelKeys() {
       {"log_format", Field("log_format", &Config::log_format)},
       {"object_store", Field("object_store", &Config::object_store)},
       {"online_store", Field("online_store", &Config::online_store)},
+      {"registry", Field("registry", &Config::registry)},
+      {"artifact_store", Field("artifact_store", &Config::artifact_store)},
+      {"registry_token", Field("registry_token", &Config::registry_token)},
       {"max_record_bytes", Field("max_record_bytes", &Config::max_record_bytes)},
       {"max_reported_violations",
        Field("max_reported_violations", &Config::max_reported_violations)},
@@ -107,6 +110,15 @@ void ApplyEnv(Config* config) {
   if (const char* v = Env("CHURN_REDIS_URL")) {
     config->online_store = v;
   }
+  if (const char* v = Env("CHURN_REGISTRY_URL")) {
+    config->registry = v;
+  }
+  if (const char* v = Env("CHURN_ARTIFACT_STORE")) {
+    config->artifact_store = v;
+  }
+  if (const char* v = Env("CHURN_REGISTRY_TOKEN")) {
+    config->registry_token = v;
+  }
   config->s3 = S3OptionsFromEnv(config->s3);
 }
 
@@ -117,6 +129,17 @@ std::string Config::ObjectStoreUri() const {
     return object_store;
   }
   return (std::filesystem::path(data_dir) / "objects").string();
+}
+
+std::string Config::RegistryUrl() const {
+  if (!registry.empty()) {
+    return registry;
+  }
+  return "sqlite:" + (std::filesystem::path(data_dir) / "registry.db").string();
+}
+
+std::string Config::ArtifactStoreUri() const {
+  return artifact_store.empty() ? ObjectStoreUri() : artifact_store;
 }
 
 absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml, Config defaults) {

@@ -72,6 +72,9 @@ int RunCli(int argc, char** argv) {
   AddDatasetsCommand(app, ctx);
   AddFeaturesCommand(app, ctx);
   AddConfigCommand(app, ctx);
+  AddRunsCommand(app, ctx);
+  AddModelsCommand(app, ctx);
+  AddRegistryCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

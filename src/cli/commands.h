@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -11,6 +12,7 @@
 #include "absl/strings/string_view.h"
 
 #include "churn/base/config.h"
+#include "churn/registry/registry.h"
 
 namespace churn::cli {
 
@@ -31,6 +33,15 @@ void AddIngestCommand(CLI::App& app, Context& ctx);
 void AddDatasetsCommand(CLI::App& app, Context& ctx);
 void AddFeaturesCommand(CLI::App& app, Context& ctx);
 void AddConfigCommand(CLI::App& app, Context& ctx);
+void AddRunsCommand(CLI::App& app, Context& ctx);
+void AddModelsCommand(CLI::App& app, Context& ctx);
+void AddRegistryCommand(CLI::App& app, Context& ctx);
+
+// The registry the config names (config.RegistryUrl(), config.ArtifactStoreUri()).
+absl::StatusOr<std::unique_ptr<registry::Registry>> OpenConfiguredRegistry(
+    const base::Config& config);
+// Milliseconds since the epoch as "2026-11-24T14:15:16.123Z"; "-" for 0.
+std::string FormatMs(int64_t ms);
 
 // Writes text to stdout as is.
 void Print(absl::string_view text);

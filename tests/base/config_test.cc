@@ -13,6 +13,8 @@ TEST(Config, EmptyYamlGivesDefaults) {
   CHURN_ASSERT_OK_AND_ASSIGN(const Config c, ParseConfigYaml("", Config{}));
   EXPECT_EQ(c.data_dir, "./churn-data");
   EXPECT_EQ(c.ObjectStoreUri(), "./churn-data/objects");
+  EXPECT_EQ(c.RegistryUrl(), "sqlite:./churn-data/registry.db");
+  EXPECT_EQ(c.ArtifactStoreUri(), "./churn-data/objects");
 }
 
 TEST(Config, KeysOverrideDefaults) {
@@ -50,6 +52,9 @@ TEST(Config, ShippedChurnYamlEqualsBuiltInDefaults) {
   EXPECT_EQ(c.log_format, d.log_format);
   EXPECT_EQ(c.object_store, d.object_store);
   EXPECT_EQ(c.online_store, d.online_store);
+  EXPECT_EQ(c.registry, d.registry);
+  EXPECT_EQ(c.artifact_store, d.artifact_store);
+  EXPECT_EQ(c.registry_token, d.registry_token);
   EXPECT_EQ(c.max_record_bytes, d.max_record_bytes);
   EXPECT_EQ(c.max_reported_violations, d.max_reported_violations);
   EXPECT_EQ(c.s3.endpoint, d.s3.endpoint);

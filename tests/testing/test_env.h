@@ -3,12 +3,14 @@
 #ifndef CHURN_TESTING_TEST_ENV_H_
 #define CHURN_TESTING_TEST_ENV_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,6 +36,36 @@ struct CommandResult {
 // Runs `argv` (no shell), with `env` added to the environment, and collects its output.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::vector<std::string>& env = {});
+
+// A process started in the background (no shell), its stdout readable line by line; killed
+// with SIGKILL and reaped by the destructor if still running. Only the started PID is signalled.
+class ChildProcess {
+ public:
+  // Starts `argv` with `env` added to the environment. Internal when it cannot start.
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(
+      const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // The next line of stdout (without '\n'); DeadlineExceeded after `timeout`, OutOfRange at EOF.
+  absl::StatusOr<std::string> ReadLine(absl::Duration timeout);
+  // Sends `signal` to the process.
+  void Signal(int signal) const;
+  // Waits for the exit (at most `timeout`, then SIGKILL) and returns its exit code
+  // (128 + signal when killed).
+  int Wait(absl::Duration timeout);
+
+  int Pid() const { return pid_; }
+
+ private:
+  ChildProcess(int pid, int out_fd) : pid_(pid), out_fd_(out_fd) {}
+
+  int pid_;
+  int out_fd_;
+  std::string buffer_;
+  bool exited_ = false;
+};
 
 inline const absl::Status& InternalStatus(const absl::Status& status) {
   return status;
@@ -65,6 +97,15 @@ MATCHER_P2(StatusIs, code, substring,
   const absl::Status& status = InternalStatus(arg);
   *result_listener << status.ToString();
   return status.code() == code && status.message().find(substring) != std::string::npos;
+}
+
+// A StatusOr that is OK and whose value matches `matcher` (a value or a gmock matcher).
+MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << arg.status().ToString();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
 }
 
 }  // namespace churn::testing

@@ -34,6 +34,16 @@ struct Config {
   // means one Redis hash per entity. Env: CHURN_REDIS_URL.
   std::string online_store;
 
+  // The registry (tracking + model registry): empty means SQLite at "<data_dir>/registry.db";
+  // "postgresql://user@host:port/db" for several hosts. Env: CHURN_REGISTRY_URL.
+  std::string registry;
+  // Where registry artifacts live: empty means the object store above (keys under
+  // "artifacts/"); or a folder, or "s3://bucket/prefix". Env: CHURN_ARTIFACT_STORE.
+  std::string artifact_store;
+  // Bearer token the registry server requires on mutating calls; empty: none.
+  // Env: CHURN_REGISTRY_TOKEN (preferred: keeps the secret out of files).
+  std::string registry_token;
+
   // Ingest: longest CSV record in bytes (default 1 MiB) and how many violations are reported in
   // full (default 20).
   size_t max_record_bytes = size_t{1} << 20;
@@ -41,6 +51,10 @@ struct Config {
 
   // The object store URI after defaults: object_store or "<data_dir>/objects".
   std::string ObjectStoreUri() const;
+  // The registry URL after defaults: registry or "sqlite:<data_dir>/registry.db".
+  std::string RegistryUrl() const;
+  // The artifact store URI after defaults: artifact_store or ObjectStoreUri().
+  std::string ArtifactStoreUri() const;
 };
 
 // Parses YAML text over `defaults`: keys present replace defaults, unknown keys are an error

@@ -15,14 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-// Evaluates `expr` (an absl::Status); returns it from the enclosing function unless it is OK.
-#define CHURN_RETURN_IF_ERROR(expr)                                   \
-  do {                                                                \
-    if (::absl::Status churn_status_ = (expr); !churn_status_.ok()) { \
-      return churn_status_;                                           \
-    }                                                                 \
-  } while (false)
-
 namespace churn::base {
 
 // `status` with "`context`: " in front of its message (same code); OK stays OK.
@@ -37,6 +29,20 @@ inline absl::Status WithContext(const absl::Status& status, absl::string_view co
 
 #define CHURN_STATUS_CONCAT_INNER_(a, b) a##b
 #define CHURN_STATUS_CONCAT_(a, b) CHURN_STATUS_CONCAT_INNER_(a, b)
+
+// Evaluates `expr` (an absl::Status); returns it from the enclosing function unless it is OK.
+// The status variable is named after the line, so the macro nests (a lambda passed to it may
+// use it again) without shadowing.
+#define CHURN_RETURN_IF_ERROR(expr) \
+  CHURN_RETURN_IF_ERROR_IMPL_(CHURN_STATUS_CONCAT_(churn_status_, __LINE__), expr)
+// NOLINTBEGIN(bugprone-macro-parentheses): `status` is a declared name, not an expression
+#define CHURN_RETURN_IF_ERROR_IMPL_(status, expr)       \
+  do {                                                  \
+    if (::absl::Status status = (expr); !status.ok()) { \
+      return status;                                    \
+    }                                                   \
+  } while (false)
+// NOLINTEND(bugprone-macro-parentheses)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status unless OK, else moves the value
 // into `lhs`, which may be a declaration (`auto x`) or an existing variable.

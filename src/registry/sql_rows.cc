@@ -1,0 +1,77 @@
+// The driver-independent parts of the SQL seam: reading cells and numbering placeholders.
+#include <cmath>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "registry/sql_db.h"
+
+namespace churn::registry::internal {
+
+int64_t SqlRows::Int(size_t row, size_t column) const {
+  const SqlValue& v = At(row, column);
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    return *i;
+  }
+  if (const auto* d = std::get_if<double>(&v)) {
+    return std::isfinite(*d) ? static_cast<int64_t>(*d) : 0;
+  }
+  int64_t out = 0;
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    if (!absl::SimpleAtoi(*s, &out)) {
+      out = 0;
+    }
+  }
+  return out;
+}
+
+double SqlRows::Double(size_t row, size_t column) const {
+  const SqlValue& v = At(row, column);
+  if (const auto* d = std::get_if<double>(&v)) {
+    return *d;
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    return static_cast<double>(*i);
+  }
+  double out = 0;
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    if (!absl::SimpleAtod(*s, &out)) {
+      out = 0;
+    }
+  }
+  return out;
+}
+
+std::string SqlRows::Text(size_t row, size_t column) const {
+  const SqlValue& v = At(row, column);
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    return *s;
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    return absl::StrCat(*i);
+  }
+  if (const auto* d = std::get_if<double>(&v)) {
+    return absl::StrCat(*d);
+  }
+  return "";
+}
+
+std::string NumberPlaceholders(absl::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int n = 0;
+  bool in_literal = false;
+  for (const char c : sql) {
+    if (c == '\'') {
+      in_literal = !in_literal;  // '' inside a literal toggles twice: still inside
+    }
+    if (c == '?' && !in_literal) {
+      absl::StrAppend(&out, "$", ++n);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace churn::registry::internal
