@@ -19,11 +19,16 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 5000;
   int threads = 0;
+  int64_t max_body_mb = 256;  // artifact uploads (models) go through the same server
 };
 
 absl::Status Serve(const base::Config& config, const ServeOptions& options) {
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("--port ", options.port, " is not a port"));
+  }
+  if (options.max_body_mb <= 0 || options.max_body_mb > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-body-mb ", options.max_body_mb, " is not between 1 and 4096"));
   }
   CHURN_ASSIGN_OR_RETURN(auto reg, OpenConfiguredRegistry(config));
   http::Router router;
@@ -33,6 +38,7 @@ absl::Status Serve(const base::Config& config, const ServeOptions& options) {
       http::Server::Start({.host = options.host,
                            .port = static_cast<uint16_t>(options.port),
                            .threads = options.threads,
+                           .max_body_bytes = static_cast<size_t>(options.max_body_mb) << 20,
                            .stop_on_signals = true},
                           [&router](const http::Request& r) { return router.Dispatch(r); }));
   Print(absl::StrCat("churn registry serving ", reg->Describe(), " on http://", options.host, ":",
@@ -68,6 +74,8 @@ void AddRegistryCommand(CLI::App& app, Context& ctx) {
   serve->add_option("--host", options->host, "Address to bind (default 127.0.0.1: loopback only)");
   serve->add_option("--port", options->port, "Port (default 5000, MLflow's; 0 picks a free one)");
   serve->add_option("--threads", options->threads, "Server threads (default: one per core)");
+  serve->add_option("--max-body-mb", options->max_body_mb,
+                    "Largest request body, artifact uploads included (default 256 MiB)");
   serve->callback(
       [&ctx, options] { ctx.action = [&ctx, options] { return Serve(ctx.config, *options); }; });
 }

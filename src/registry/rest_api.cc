@@ -12,6 +12,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
@@ -872,6 +874,42 @@ absl::StatusOr<Json> AliasHistory(const Api& api, const Params& p) {
   return Json{{"events", std::move(list)}};
 }
 
+// Artifacts: MLflow lists one folder level; folders come back with is_dir.
+Json ListingJson(const std::vector<ArtifactRef>& files, absl::string_view folder) {
+  const std::string prefix = folder.empty() ? "" : absl::StrCat(folder, "/");
+  Json list = Json::array();
+  std::string last_dir;
+  for (const ArtifactRef& f : files) {
+    const absl::string_view rest = absl::string_view(f.path).substr(prefix.size());
+    const size_t slash = rest.find('/');
+    if (slash == absl::string_view::npos) {
+      list.push_back({{"path", f.path}, {"is_dir", false}, {"file_size", f.size}});
+    } else if (const std::string dir = prefix + std::string(rest.substr(0, slash));
+               dir != last_dir) {
+      list.push_back({{"path", dir}, {"is_dir", true}});
+      last_dir = dir;
+    }
+  }
+  return list;
+}
+
+absl::StatusOr<Json> ListArtifacts(const Api& api, const Params& p) {
+  CHURN_ASSIGN_OR_RETURN(const std::string run_id, RunIdParam(p));
+  CHURN_ASSIGN_OR_RETURN(std::string folder, p.StringOr("path"));
+  while (!folder.empty() && folder.back() == '/') {
+    folder.pop_back();
+  }
+  CHURN_ASSIGN_OR_RETURN(const registry::Run run, api.registry.GetRun(run_id));
+  CHURN_ASSIGN_OR_RETURN(const std::vector<ArtifactRef> files,
+                         api.registry.ListArtifacts(run_id, folder.empty() ? "" : folder + "/"));
+  Json out = {{"root_uri", run.info.artifact_uri}};
+  Json list = ListingJson(files, folder);
+  if (!list.empty()) {
+    out["files"] = std::move(list);
+  }
+  return out;
+}
+
 struct Route {
   const char* method;
   const char* path;  // under kApiPrefix
@@ -917,6 +955,7 @@ constexpr Route kRoutes[] = {
     {"DELETE", "registered-models/alias", &DeleteAlias},
     {"GET", "registered-models/alias", &GetModelVersionByAlias},
     {"GET", "registered-models/alias/history", &AliasHistory},
+    {"GET", "artifacts/list", &ListArtifacts},
 };
 
 // --- The seam -----------------------------------------------------------------------------
@@ -976,6 +1015,68 @@ http::Response Health(const Api& api) {
   return JsonResponse(
       200,
       Json{{"status", "ok"}, {"registry", api.registry.Describe()}, {"schema_version", *version}});
+}
+
+// MLflow's artifact proxy (mlflow-artifacts:/ URIs, what MLflow clients upload to and download
+// from): /api/2.0/mlflow-artifacts/artifacts/<experiment_id>/<run_id>/artifacts/<path>.
+// PUT stores the body as the run's file, GET returns its bytes (checked against the digest).
+constexpr char kArtifactsPrefix[] = "/api/2.0/mlflow-artifacts/artifacts/";
+
+absl::StatusOr<std::pair<std::string, std::string>> ProxiedRunAndPath(absl::string_view rest) {
+  // <experiment_id>/<run_id>/artifacts[/<path>]
+  const size_t a = rest.find('/');
+  const size_t b = a == absl::string_view::npos ? a : rest.find('/', a + 1);
+  if (b == absl::string_view::npos || rest.substr(b + 1, 9) != "artifacts") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "artifact path '", rest, "' is not <experiment_id>/<run_id>/artifacts/<path>"));
+  }
+  absl::string_view path = rest.substr(b + 10);
+  absl::ConsumePrefix(&path, "/");
+  return std::make_pair(std::string(rest.substr(a + 1, b - a - 1)), std::string(path));
+}
+
+http::Response ProxyArtifact(const Api& api, const http::Request& request) {
+  if (absl::Status status = Authorize(api.options, request); !status.ok()) {
+    return ErrorResponse(status);
+  }
+  const absl::string_view rest = absl::string_view(request.path).substr(strlen(kArtifactsPrefix));
+  const auto target = ProxiedRunAndPath(rest);
+  if (!target.ok()) {
+    return ErrorResponse(target.status());
+  }
+  const auto& [run_id, path] = *target;
+  if (request.method == "PUT") {
+    const absl::StatusOr<ArtifactRef> ref = api.registry.LogArtifact(run_id, path, request.body);
+    return ref.ok() ? JsonResponse(200, Json::object()) : ErrorResponse(ref.status());
+  }
+  absl::StatusOr<std::string> bytes = api.registry.ReadArtifact(run_id, path);
+  if (!bytes.ok()) {
+    return ErrorResponse(bytes.status());
+  }
+  http::Response response;
+  response.content_type = "application/octet-stream";
+  response.body = *std::move(bytes);
+  return response;
+}
+
+// GET /api/2.0/mlflow-artifacts/artifacts?path=<experiment_id>/<run_id>/artifacts[/<folder>]
+http::Response ProxyList(const Api& api, const http::Request& request) {
+  const auto target = ProxiedRunAndPath(request.Query("path").value_or(""));
+  if (!target.ok()) {
+    return ErrorResponse(target.status());
+  }
+  const auto& [run_id, folder] = *target;
+  const absl::StatusOr<std::vector<ArtifactRef>> files =
+      api.registry.ListArtifacts(run_id, folder.empty() ? "" : folder + "/");
+  if (!files.ok()) {
+    return ErrorResponse(files.status());
+  }
+  Json list = ListingJson(*files, folder);
+  // The proxy answers paths relative to the listed folder.
+  for (Json& f : list) {
+    f["path"] = f["path"].get<std::string>().substr(folder.empty() ? 0 : folder.size() + 1);
+  }
+  return JsonResponse(200, list.empty() ? Json::object() : Json{{"files", std::move(list)}});
 }
 
 }  // namespace
@@ -1039,6 +1140,13 @@ void AddRestRoutes(Registry& registry, const RestOptions& options, http::Router&
                   });
   }
   router.Handle("GET", "/health", [api](const http::Request&) { return Health(*api); });
+  for (const char* method : {"GET", "PUT"}) {
+    router.HandlePrefix(method, kArtifactsPrefix, [api](const http::Request& request) {
+      return ProxyArtifact(*api, request);
+    });
+  }
+  router.Handle("GET", "/api/2.0/mlflow-artifacts/artifacts",
+                [api](const http::Request& request) { return ProxyList(*api, request); });
   router.SetNotFound([](const http::Request& request) {
     return JsonResponse(
         404,

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -64,6 +65,28 @@ class RegistryCliTest : public ::testing::Test {
   }
 
   std::string DataDir() const { return (dir_.Path() / "data").string(); }
+
+  // `churn registry serve` on a free port with `token`; sets `base` to its http://host:port.
+  // nullptr (and a failed expectation) when it does not come up.
+  std::unique_ptr<testing::ChildProcess> Serve(const std::string& token, std::string* base) {
+    auto server = testing::ChildProcess::Start(
+        {testing::ChurnBinary(), "--data-dir", DataDir(), "registry", "serve", "--port", "0"},
+        {"CHURN_CONFIG=/dev/null", "CHURN_REGISTRY_TOKEN=" + token});
+    EXPECT_THAT(server, IsOk());
+    if (!server.ok()) {
+      return nullptr;
+    }
+    const absl::StatusOr<std::string> banner = (*server)->ReadLine(absl::Seconds(30));
+    EXPECT_THAT(banner, IsOk());
+    const size_t at = banner.ok() ? banner->find("127.0.0.1:") : std::string::npos;
+    EXPECT_NE(at, std::string::npos) << banner.value_or("");
+    if (at == std::string::npos) {
+      return nullptr;
+    }
+    const size_t port = at + 10;
+    *base = "http://127.0.0.1:" + banner->substr(port, banner->find('/', port) - port);
+    return *std::move(server);
+  }
 
   base::TempDir dir_;
   std::string experiment_;
@@ -165,15 +188,9 @@ TEST_F(RegistryCliTest, GcRemovesOldRunsButNeverARegisteredVersionsRun) {
 }
 
 TEST_F(RegistryCliTest, RegistryServeAnswersUntilSigterm) {
-  CHURN_ASSERT_OK_AND_ASSIGN(
-      auto server,
-      testing::ChildProcess::Start(
-          {testing::ChurnBinary(), "--data-dir", DataDir(), "registry", "serve", "--port", "0"},
-          {"CHURN_CONFIG=/dev/null", "CHURN_REGISTRY_TOKEN=s3cret"}));
-  CHURN_ASSERT_OK_AND_ASSIGN(const std::string banner, server->ReadLine(absl::Seconds(30)));
-  ASSERT_THAT(banner, HasSubstr("http://127.0.0.1:"));
-  const size_t at = banner.find("127.0.0.1:") + 10;
-  const std::string base = "http://127.0.0.1:" + banner.substr(at, banner.find('/', at) - at);
+  std::string base;
+  auto server = Serve("s3cret", &base);
+  ASSERT_NE(server, nullptr);
   const testing::HttpResponse health = testing::HttpFetch("GET", base + "/health");
   EXPECT_EQ(health.status, 200) << health.body;
   const testing::HttpResponse model =
@@ -200,14 +217,9 @@ TEST_F(RegistryCliTest, AnMlflowClientWorksAgainstTheServer) {
     GTEST_SKIP() << "CHURN_TEST_MLFLOW_JS (the node_modules folder holding the npm package "
                     "\"mlflow\"; scripts/test installs it) is not set: MLflow client test skipped";
   }
-  CHURN_ASSERT_OK_AND_ASSIGN(
-      auto server,
-      testing::ChildProcess::Start(
-          {testing::ChurnBinary(), "--data-dir", DataDir(), "registry", "serve", "--port", "0"},
-          {"CHURN_CONFIG=/dev/null", "CHURN_REGISTRY_TOKEN=tok"}));
-  CHURN_ASSERT_OK_AND_ASSIGN(const std::string banner, server->ReadLine(absl::Seconds(30)));
-  const size_t at = banner.find("127.0.0.1:") + 10;
-  const std::string base = "http://127.0.0.1:" + banner.substr(at, banner.find('/', at) - at);
+  std::string base;
+  auto server = Serve("tok", &base);
+  ASSERT_NE(server, nullptr);
   const std::string script =
       (std::filesystem::path(testing::SourceDir()) / "tests/integration/mlflow_js/check.js")
           .string();

@@ -23,6 +23,31 @@ std::string EnvOr(const char* name, const std::string& fallback) {
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
 }
 
+// posix_spawnp of `argv` with this process's environment plus `env`; returns its error code.
+int Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+          const posix_spawn_file_actions_t* actions, pid_t* pid) {
+  std::vector<std::string> env_strings;
+  env_strings.reserve(env.size() + 64);
+  for (char** e = environ; *e != nullptr; ++e) {
+    env_strings.emplace_back(*e);
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> c_env;
+  c_env.reserve(env_strings.size() + 1);
+  for (auto& e : env_strings) {
+    c_env.push_back(e.data());
+  }
+  c_env.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> c_args;
+  c_args.reserve(args.size() + 1);
+  for (auto& a : args) {
+    c_args.push_back(a.data());
+  }
+  c_args.push_back(nullptr);
+  return posix_spawnp(pid, c_args[0], actions, nullptr, c_args.data(), c_env.data());
+}
+
 }  // namespace
 
 std::string SourceDir() {
@@ -62,27 +87,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<std::string> env_strings;
-  env_strings.reserve(env.size() + 64);
-  for (char** e = environ; *e != nullptr; ++e) {
-    env_strings.emplace_back(*e);
-  }
-  env_strings.insert(env_strings.end(), env.begin(), env.end());
-  std::vector<char*> c_env;
-  c_env.reserve(env_strings.size() + 1);
-  for (auto& e : env_strings) {
-    c_env.push_back(e.data());
-  }
-  c_env.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_args;
-  c_args.reserve(args.size() + 1);
-  for (auto& a : args) {
-    c_args.push_back(a.data());
-  }
-  c_args.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), c_env.data());
+  const int rc = Spawn(argv, env, &actions, &pid);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -126,26 +132,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    env_strings.emplace_back(*e);
-  }
-  env_strings.insert(env_strings.end(), env.begin(), env.end());
-  std::vector<char*> c_env;
-  c_env.reserve(env_strings.size() + 1);
-  for (auto& e : env_strings) {
-    c_env.push_back(e.data());
-  }
-  c_env.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_args;
-  c_args.reserve(args.size() + 1);
-  for (auto& a : args) {
-    c_args.push_back(a.data());
-  }
-  c_args.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), c_env.data());
+  const int rc = Spawn(argv, env, &actions, &pid);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   if (rc != 0) {

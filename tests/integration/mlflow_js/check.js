@@ -8,7 +8,7 @@ const path = require('path');
 const [modules, endpoint, token] = process.argv.slice(2);
 const MLflow = require(path.join(modules, 'mlflow'));
 const client = new MLflow({endpoint, headers: {Authorization: `Bearer ${token}`}});
-const {Experiments, Runs, Metrics} = client;
+const {Experiments, Runs, Metrics, Artifacts} = client;
 console.log = () => {};  // the client prints every request body
 
 (async () => {
@@ -52,6 +52,17 @@ console.log = () => {};  // the client prints every request body
 
   const history = await Metrics.getHistory({run_id, metric_key: 'valid_auc'});
   assert.deepStrictEqual(history.metrics.map(m => m.step), [0, 1, 2]);
+
+  // Files go up through MLflow's artifact proxy (what an MLflow client does for the run's
+  // mlflow-artifacts:/ artifact_uri) and are listed with artifacts/list.
+  assert.strictEqual(got.info.artifact_uri, `mlflow-artifacts:/${experiment_id}/${run_id}/artifacts`);
+  const proxy = `${endpoint}/api/2.0/mlflow-artifacts/artifacts/${experiment_id}/${run_id}/artifacts/`;
+  const put = await fetch(proxy + 'model/model.json',
+                          {method: 'PUT', body: '{"trees": []}', headers: {Authorization: `Bearer ${token}`}});
+  assert.strictEqual(put.status, 200);
+  const listing = await Artifacts.list({run_id, path: 'model'});
+  assert.deepStrictEqual(listing.files, [{path: 'model/model.json', is_dir: false, file_size: 13}]);
+  assert.strictEqual(await (await fetch(proxy + 'model/model.json')).text(), '{"trees": []}');
 
   // Errors come back as MLflow's error bodies.
   await assert.rejects(Runs.get({run_id: '0123456789abcdef0123456789abcdef'}),
