@@ -289,7 +289,12 @@ absl::Status SqlRegistry::InsertRows(absl::string_view head, absl::string_view t
   row += ")";
   size_t done = 0;
   while (done < rows) {
-    const size_t n = rows - done >= kRowsPerInsert ? kRowsPerInsert : 1;
+    // Chunks of 64, 32, ..., 1 rows: a handful of round trips for any count, and at most seven
+    // statement texts per table for the statement caches.
+    size_t n = kRowsPerInsert;
+    while (n > rows - done) {
+      n >>= 1;
+    }
     std::vector<std::string> marks(n, row);
     const std::string sql = absl::StrCat(head, " VALUES ", absl::StrJoin(marks, ", "), tail);
     const std::vector<SqlValue> chunk(values.begin() + static_cast<ptrdiff_t>(done * width),

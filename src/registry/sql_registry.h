@@ -129,7 +129,7 @@ class SqlRegistry : public Registry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteParams(absl::string_view run_id, const std::vector<Param>& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Inserts rows of equal width with multi-row VALUES statements of fixed size (cached).
+  // Inserts rows of equal width with multi-row VALUES statements of 64, 32, ... 1 rows.
   absl::Status InsertRows(absl::string_view head, absl::string_view tail, size_t width,
                           const std::vector<SqlValue>& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
