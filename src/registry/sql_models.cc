@@ -75,28 +75,6 @@ bool ParseRunsUri(absl::string_view source, std::string* run_id, std::string* pa
   return !run_id->empty();
 }
 
-struct ParsedSearch {
-  SqlFragment where;
-  SqlFragment order;
-  int64_t limit = 0;
-  int64_t offset = 0;
-};
-
-absl::StatusOr<ParsedSearch> ParseSearch(const SearchQuery& query, const SearchSpec& spec) {
-  ParsedSearch out;
-  CHURN_ASSIGN_OR_RETURN(out.limit, ParseMaxResults(query.max_results));
-  CHURN_ASSIGN_OR_RETURN(out.offset, DecodePageToken(query.page_token));
-  CHURN_ASSIGN_OR_RETURN(const std::vector<Clause> clauses, ParseFilter(query.filter));
-  CHURN_ASSIGN_OR_RETURN(out.where, CompileFilter(clauses, spec));
-  std::vector<OrderBy> orders;
-  for (const std::string& o : query.order_by) {
-    CHURN_ASSIGN_OR_RETURN(OrderBy order, ParseOrderBy(o));
-    orders.push_back(std::move(order));
-  }
-  CHURN_ASSIGN_OR_RETURN(out.order, CompileOrderBy(orders, spec));
-  return out;
-}
-
 }  // namespace
 
 // --- Registered models --------------------------------------------------------------------

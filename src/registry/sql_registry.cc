@@ -78,17 +78,16 @@ RunInfo ReadRunInfo(const SqlRows& rows, size_t r) {
   return info;
 }
 
-const char* StageCondition(ViewType view, const char* column) {
-  static const std::map<std::pair<ViewType, std::string>, std::string> kCache = [] {
-    std::map<std::pair<ViewType, std::string>, std::string> m;
-    for (const char* c : {"r.lifecycle_stage", "e.lifecycle_stage"}) {
-      m[{ViewType::kActiveOnly, c}] = absl::StrCat(c, " = 'active'");
-      m[{ViewType::kDeletedOnly, c}] = absl::StrCat(c, " = 'deleted'");
-      m[{ViewType::kAll, c}] = "1 = 1";
-    }
-    return m;
-  }();
-  return kCache.at({view, column}).c_str();
+// The lifecycle filter of a search on `alias` ("r" or "e").
+std::string StageCondition(ViewType view, absl::string_view alias) {
+  switch (view) {
+    case ViewType::kActiveOnly:
+      return absl::StrCat(alias, ".lifecycle_stage = 'active'");
+    case ViewType::kDeletedOnly:
+      return absl::StrCat(alias, ".lifecycle_stage = 'deleted'");
+    default:
+      return "1 = 1";
+  }
 }
 
 const SearchSpec& RunSpec() {
@@ -220,6 +219,22 @@ absl::Status ValidateAlias(absl::string_view alias) {
         "alias '", alias, "' is reserved ('latest' and 'v<number>' name versions already)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ParsedSearch> ParseSearch(const SearchQuery& query, const SearchSpec& spec) {
+  ParsedSearch out;
+  CHURN_ASSIGN_OR_RETURN(out.limit, ParseMaxResults(query.max_results));
+  CHURN_ASSIGN_OR_RETURN(out.offset, DecodePageToken(query.page_token));
+  CHURN_ASSIGN_OR_RETURN(const std::vector<Clause> clauses, ParseFilter(query.filter));
+  CHURN_ASSIGN_OR_RETURN(out.where, CompileFilter(clauses, spec));
+  std::vector<OrderBy> orders;
+  orders.reserve(query.order_by.size());
+  for (const std::string& o : query.order_by) {
+    CHURN_ASSIGN_OR_RETURN(OrderBy order, ParseOrderBy(o));
+    orders.push_back(std::move(order));
+  }
+  CHURN_ASSIGN_OR_RETURN(out.order, CompileOrderBy(orders, spec));
+  return out;
 }
 
 absl::StatusOr<int64_t> ParseMaxResults(int64_t max_results) {
@@ -384,23 +399,14 @@ absl::StatusOr<Experiment> SqlRegistry::GetExperimentByName(absl::string_view na
 }
 
 absl::StatusOr<Page<Experiment>> SqlRegistry::SearchExperiments(const SearchQuery& query) {
-  CHURN_ASSIGN_OR_RETURN(const int64_t limit, ParseMaxResults(query.max_results));
-  CHURN_ASSIGN_OR_RETURN(const int64_t offset, DecodePageToken(query.page_token));
-  CHURN_ASSIGN_OR_RETURN(const std::vector<Clause> clauses, ParseFilter(query.filter));
-  CHURN_ASSIGN_OR_RETURN(SqlFragment where, CompileFilter(clauses, ExperimentSpec()));
-  std::vector<OrderBy> orders;
-  for (const std::string& o : query.order_by) {
-    CHURN_ASSIGN_OR_RETURN(OrderBy order, ParseOrderBy(o));
-    orders.push_back(std::move(order));
-  }
-  CHURN_ASSIGN_OR_RETURN(const SqlFragment order, CompileOrderBy(orders, ExperimentSpec()));
+  CHURN_ASSIGN_OR_RETURN(ParsedSearch s, ParseSearch(query, ExperimentSpec()));
   const std::string sql =
       absl::StrCat("SELECT e.experiment_id FROM experiments e WHERE ",
-                   StageCondition(query.view, "e.lifecycle_stage"), where.sql, " ORDER BY ",
-                   order.sql, "e.creation_time DESC, e.experiment_id ASC LIMIT ? OFFSET ?");
-  std::vector<SqlValue> params = std::move(where.params);
-  params.insert(params.end(), order.params.begin(), order.params.end());
-  params.insert(params.end(), {limit + 1, offset});
+                   StageCondition(query.view, "e"), s.where.sql, " ORDER BY ", s.order.sql,
+                   "e.creation_time DESC, e.experiment_id ASC LIMIT ? OFFSET ?");
+  std::vector<SqlValue> params = std::move(s.where.params);
+  params.insert(params.end(), s.order.params.begin(), s.order.params.end());
+  params.insert(params.end(), {s.limit + 1, s.offset});
   absl::MutexLock lock(&mu_);
   CHURN_ASSIGN_OR_RETURN(const SqlRows rows, Q(sql, params));
   std::vector<Experiment> out;
@@ -408,7 +414,7 @@ absl::StatusOr<Page<Experiment>> SqlRegistry::SearchExperiments(const SearchQuer
     CHURN_ASSIGN_OR_RETURN(Experiment e, ExperimentWhere("e.experiment_id = ?", rows.Int(i, 0)));
     out.push_back(std::move(e));
   }
-  return MakePage(std::move(out), offset, limit);
+  return MakePage(std::move(out), s.offset, s.limit);
 }
 
 absl::Status SqlRegistry::SetExperimentStage(absl::string_view experiment_id,
@@ -789,31 +795,22 @@ absl::StatusOr<Page<Run>> SqlRegistry::SearchRuns(const SearchQuery& query) {
     CHURN_ASSIGN_OR_RETURN(const int64_t e, ParseExperimentId(id));
     params.emplace_back(e);
   }
-  CHURN_ASSIGN_OR_RETURN(const int64_t limit, ParseMaxResults(query.max_results));
-  CHURN_ASSIGN_OR_RETURN(const int64_t offset, DecodePageToken(query.page_token));
-  CHURN_ASSIGN_OR_RETURN(const std::vector<Clause> clauses, ParseFilter(query.filter));
-  CHURN_ASSIGN_OR_RETURN(const SqlFragment where, CompileFilter(clauses, RunSpec()));
-  std::vector<OrderBy> orders;
-  for (const std::string& o : query.order_by) {
-    CHURN_ASSIGN_OR_RETURN(OrderBy order, ParseOrderBy(o));
-    orders.push_back(std::move(order));
-  }
-  CHURN_ASSIGN_OR_RETURN(const SqlFragment order, CompileOrderBy(orders, RunSpec()));
+  CHURN_ASSIGN_OR_RETURN(const ParsedSearch s, ParseSearch(query, RunSpec()));
   std::vector<std::string> marks(params.size(), "?");
   const std::string sql = absl::StrCat(
       "SELECT ", kRunColumns, " FROM runs r WHERE r.experiment_id IN (", absl::StrJoin(marks, ", "),
-      ") AND ", StageCondition(query.view, "r.lifecycle_stage"), where.sql, " ORDER BY ", order.sql,
+      ") AND ", StageCondition(query.view, "r"), s.where.sql, " ORDER BY ", s.order.sql,
       "r.start_time DESC, r.run_uuid ASC LIMIT ? OFFSET ?");
-  params.insert(params.end(), where.params.begin(), where.params.end());
-  params.insert(params.end(), order.params.begin(), order.params.end());
-  params.insert(params.end(), {limit + 1, offset});
+  params.insert(params.end(), s.where.params.begin(), s.where.params.end());
+  params.insert(params.end(), s.order.params.begin(), s.order.params.end());
+  params.insert(params.end(), {s.limit + 1, s.offset});
   absl::MutexLock lock(&mu_);
   CHURN_ASSIGN_OR_RETURN(const SqlRows rows, Q(sql, params));
   std::vector<Run> runs(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     runs[i].info = ReadRunInfo(rows, i);
   }
-  Page<Run> page = MakePage(std::move(runs), offset, limit);
+  Page<Run> page = MakePage(std::move(runs), s.offset, s.limit);
   CHURN_RETURN_IF_ERROR(LoadRunData(page.items));
   return page;
 }

@@ -158,6 +158,16 @@ absl::Status ValidateTag(const Tag& tag);
 absl::Status ValidateAlias(absl::string_view alias);
 absl::StatusOr<int64_t> ParseMaxResults(int64_t max_results);
 
+// A search query checked and compiled for `spec`: filter and order_by as SQL, page bounds.
+struct ParsedSearch {
+  SqlFragment where;
+  SqlFragment order;
+  int64_t limit = 0;
+  int64_t offset = 0;
+};
+
+absl::StatusOr<ParsedSearch> ParseSearch(const SearchQuery& query, const SearchSpec& spec);
+
 // The page of `rows` (fetched with limit + 1) and the token of the next one.
 template <typename T>
 Page<T> MakePage(std::vector<T> rows, int64_t offset, int64_t limit) {
