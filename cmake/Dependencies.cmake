@@ -11,6 +11,8 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(PostgreSQL REQUIRED)
 find_package(Threads REQUIRED)
 if(NOT CHURN_FUZZ)
+  # XGBoost 1.7.4 (libxgboost-dev; its CMake config comes with the xgboost package).
+  find_package(xgboost REQUIRED)
   # Boost.Beast and Asio (header-only in 1.74) for the HTTP servers.
   find_package(Boost 1.74 REQUIRED)
 endif()

@@ -41,6 +41,13 @@ Setter S3Field(absl::string_view key, T S3Options::*member) {
   };
 }
 
+template <typename T>
+Setter TrainField(absl::string_view key, T TrainSettings::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->train.*member));
+  };
+}
+
 const std::map<std::string, Setter>& TopLevelKeys() {
   static const auto* const kKeys = new std::map<std::string, Setter>{
       {"data_dir", Field("data_dir", &Config::data_dir)},
@@ -70,6 +77,32 @@ const std::map<std::string, Setter>& S3Keys() {
   return *kKeys;
 }
 
+const std::map<std::string, Setter>& TrainKeys() {
+  using T = TrainSettings;
+  static const auto* const kKeys = new std::map<std::string, Setter>{
+      {"trials", TrainField("train.trials", &T::trials)},
+      {"timeout_seconds", TrainField("train.timeout_seconds", &T::timeout_seconds)},
+      {"seed", TrainField("train.seed", &T::seed)},
+      {"workers", TrainField("train.workers", &T::workers)},
+      {"max_rounds", TrainField("train.max_rounds", &T::max_rounds)},
+      {"early_stopping_rounds",
+       TrainField("train.early_stopping_rounds", &T::early_stopping_rounds)},
+      {"patience", TrainField("train.patience", &T::patience)},
+      {"tolerance", TrainField("train.tolerance", &T::tolerance)},
+      {"sampler", TrainField("train.sampler", &T::sampler)},
+      {"startup_trials", TrainField("train.startup_trials", &T::startup_trials)},
+      {"gamma", TrainField("train.gamma", &T::gamma)},
+      {"ei_candidates", TrainField("train.ei_candidates", &T::ei_candidates)},
+      {"prior_weight", TrainField("train.prior_weight", &T::prior_weight)},
+      {"pruner", TrainField("train.pruner", &T::pruner)},
+      {"threshold", TrainField("train.threshold", &T::threshold)},
+      {"space", TrainField("train.space", &T::space)},
+      {"experiment", TrainField("train.experiment", &T::experiment)},
+      {"model_name", TrainField("train.model_name", &T::model_name)},
+  };
+  return *kKeys;
+}
+
 absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
                       const std::map<std::string, Setter>& keys, Config* config) {
   if (!map.IsMap()) {
@@ -79,6 +112,10 @@ absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
     const auto key = entry.first.as<std::string>();
     if (where == "top level" && key == "s3") {
       CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "s3", S3Keys(), config));
+      continue;
+    }
+    if (where == "top level" && key == "train") {
+      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "train", TrainKeys(), config));
       continue;
     }
     const auto it = keys.find(key);

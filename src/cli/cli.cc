@@ -75,6 +75,7 @@ int RunCli(int argc, char** argv) {
   AddRunsCommand(app, ctx);
   AddModelsCommand(app, ctx);
   AddRegistryCommand(app, ctx);
+  AddTrainCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 #define CHURN_BASE_CONFIG_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -14,6 +15,42 @@
 #include "churn/base/object_store.h"
 
 namespace churn::base {
+
+// The training flow's settings (`churn train`; its flags override them).
+struct TrainSettings {
+  // Trials in a study, wall-clock budget in seconds (0: none), and the seed of the split, the
+  // sampler and XGBoost.
+  int trials = 50;
+  double timeout_seconds = 0;
+  uint64_t seed = 42;
+  // Trials run at once, each XGBoost on one thread (faster than one trial on every core).
+  int workers = 2;
+  // Boosting rounds at most, and rounds without a better validation AUC before a trial stops.
+  int max_rounds = 2000;
+  int early_stopping_rounds = 50;
+  // Stop the study after this many finished trials without a better one; 0: never.
+  int patience = 0;
+  // Trials within this much of the best validation AUC compete on serving cost.
+  double tolerance = 0.001;
+  // tpe or random.
+  std::string sampler = "tpe";
+  // TPE: random startup trials, the good-fraction gamma (of sqrt(n), capped at 25), EI
+  // candidates per suggestion, and the weight of the prior.
+  int startup_trials = 10;
+  double gamma = 0.25;
+  int ei_candidates = 24;
+  double prior_weight = 1.0;
+  // median, halving, hyperband or none.
+  std::string pruner = "median";
+  // How the decision threshold is chosen on the validation split: "max_f1", or "recall:R" for
+  // the highest threshold with recall >= R.
+  std::string threshold = "max_f1";
+  // Search space YAML; empty: the built-in default (configs/search_space.yaml).
+  std::string space;
+  // Experiment the studies go to, and the registered model the winner becomes a version of.
+  std::string experiment = "churn-train";
+  std::string model_name = "churn";
+};
 
 struct Config {
   // Holds every embedded store (offline store objects, online store, later the registry).
@@ -48,6 +85,7 @@ struct Config {
   // full (default 20).
   size_t max_record_bytes = size_t{1} << 20;
   size_t max_reported_violations = 20;
+  TrainSettings train;
 
   // The object store URI after defaults: object_store or "<data_dir>/objects".
   std::string ObjectStoreUri() const;

@@ -67,6 +67,9 @@ class Table {
   // Records that one more row has been appended to every column.
   void CommitRow() { ++num_rows_; }
 
+  // For code that fills every column itself (TakeRows): the number of rows each column holds.
+  void SetNumRows(size_t rows) { num_rows_ = rows; }
+
   void Reserve(size_t rows);
 
  private:
