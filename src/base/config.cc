@@ -83,6 +83,7 @@ const std::map<std::string, Setter>& TrainKeys() {
       {"trials", TrainField("train.trials", &T::trials)},
       {"timeout_seconds", TrainField("train.timeout_seconds", &T::timeout_seconds)},
       {"seed", TrainField("train.seed", &T::seed)},
+      {"split_seed", TrainField("train.split_seed", &T::split_seed)},
       {"workers", TrainField("train.workers", &T::workers)},
       {"max_rounds", TrainField("train.max_rounds", &T::max_rounds)},
       {"early_stopping_rounds",

@@ -66,10 +66,10 @@ train::ProgressCallback Progress(bool bar) {
     } else if (p.last != nullptr) {
       const train::TrialRecord& t = *p.last;
       absl::FPrintF(stderr,
-                    "trial %d/%d %s valid_auc=%.5f rounds=%d nodes=%d fit=%.2fs best=%s pruned=%d "
-                    "elapsed=%s eta=%s\n",
-                    t.number + 1, p.total, train::TrialStateName(t.state), t.valid_auc, t.rounds,
-                    t.size.nodes, t.fit_seconds, best, p.pruned, Clock(p.elapsed_seconds),
+                    "[%d/%d] trial %d %s valid_auc=%.5f rounds=%d nodes=%d fit=%.2fs best=%s "
+                    "pruned=%d elapsed=%s eta=%s\n",
+                    p.finished, p.total, t.number, train::TrialStateName(t.state), t.valid_auc,
+                    t.rounds, t.size.nodes, t.fit_seconds, best, p.pruned, Clock(p.elapsed_seconds),
                     Clock(eta));
     }
     std::fflush(stderr);

@@ -41,6 +41,7 @@ std::vector<Param> SettingsParams(const base::TrainSettings& s) {
   return {{"trials", absl::StrCat(s.trials)},
           {"timeout_seconds", absl::StrCat(s.timeout_seconds)},
           {"seed", absl::StrCat(s.seed)},
+          {"split_seed", absl::StrCat(s.split_seed)},
           {"workers", absl::StrCat(s.workers)},
           {"max_rounds", absl::StrCat(s.max_rounds)},
           {"early_stopping_rounds", absl::StrCat(s.early_stopping_rounds)},
@@ -80,8 +81,11 @@ absl::StatusOr<base::TrainSettings> SettingsFromParams(const std::vector<Param>&
   };
   get_int("trials", &s.trials);
   get_double("timeout_seconds", &s.timeout_seconds);
-  const auto seed = p.find("seed");
-  ok = ok && seed != p.end() && absl::SimpleAtoi(seed->second, &s.seed);
+  for (const auto& [key, out] :
+       {std::pair{"seed", &s.seed}, std::pair{"split_seed", &s.split_seed}}) {
+    const auto it = p.find(key);
+    ok = ok && it != p.end() && absl::SimpleAtoi(it->second, out);
+  }
   get_int("workers", &s.workers);
   get_int("max_rounds", &s.max_rounds);
   get_int("early_stopping_rounds", &s.early_stopping_rounds);
@@ -504,7 +508,7 @@ absl::StatusOr<TrainOutcome> RunTrainFlow(features::FeatureStore* store, Registr
   CHURN_ASSIGN_OR_RETURN(const StudyPlan plan, Plan(registry, request));
   CHURN_ASSIGN_OR_RETURN(const ThresholdRule rule, ParseThresholdRule(plan.settings.threshold));
   CHURN_ASSIGN_OR_RETURN(const Prepared p,
-                         Prepare(store, plan.dataset, plan.snapshot, plan.settings.seed));
+                         Prepare(store, plan.dataset, plan.snapshot, plan.settings.split_seed));
   TrainOutcome out;
   out.dataset_snapshot = absl::StrCat(plan.dataset, "@", p.snapshot.id);
   out.train_rows = p.split.train.size();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -58,21 +59,37 @@ absl::StatusOr<double> ReadDouble(const YAML::Node& node, absl::string_view name
   return value;
 }
 
+// Names are identifiers (XGBoost's parameters are [a-z_]); values and choices printable ASCII
+// (XGBoost's are), so every space survives ToYaml -> FromYaml.
+bool IsName(absl::string_view s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
+}
+
+bool IsPrintable(absl::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isprint(c); });
+}
+
 absl::StatusOr<std::vector<std::string>> ReadStrings(const YAML::Node& node, absl::string_view name,
                                                      absl::string_view field) {
   std::vector<std::string> out;
   if (node.IsScalar()) {
     out.push_back(node.Scalar());
-    return out;
-  }
-  if (!node.IsSequence()) {
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        return Invalid(name, absl::StrCat("field '", field, "' must be a list of strings"));
+      }
+      out.push_back(item.Scalar());
+    }
+  } else {
     return Invalid(name, absl::StrCat("field '", field, "' must be a list of strings"));
   }
-  for (const auto& item : node) {
-    if (!item.IsScalar()) {
-      return Invalid(name, absl::StrCat("field '", field, "' must be a list of strings"));
+  for (const std::string& v : out) {
+    if (!IsPrintable(v)) {
+      return Invalid(
+          name, absl::StrCat("field '", field, "' holds a character that is not printable ASCII"));
     }
-    out.push_back(item.Scalar());
   }
   return out;
 }
@@ -206,8 +223,9 @@ absl::Status ReadWhen(const YAML::Node& node, const std::vector<ParamSpec>& earl
 
 absl::StatusOr<ParamSpec> ParseParam(const std::string& name, const YAML::Node& node,
                                      const std::vector<ParamSpec>& earlier) {
-  if (name.empty()) {
-    return absl::InvalidArgumentError("a parameter has an empty name");
+  if (!IsName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat("parameter name '", absl::CHexEscape(name),
+                                                   "' must be 1-64 letters, digits or '_'"));
   }
   if (!node.IsMap()) {
     return Invalid(name, "must be a mapping such as {type: uniform, low: 0, high: 1}");
@@ -235,9 +253,10 @@ absl::Status ParseFixed(const YAML::Node& node, std::set<std::string>* names,
   }
   for (const auto& entry : node) {
     const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "";
-    if (name.empty() || !entry.second.IsScalar()) {
+    if (!IsName(name) || !entry.second.IsScalar() || !IsPrintable(entry.second.Scalar())) {
       return absl::InvalidArgumentError(
-          absl::StrCat("fixed '", name, "' must be a named scalar value"));
+          absl::StrCat("fixed '", absl::CHexEscape(name),
+                       "' must be a name of letters, digits or '_' with a printable scalar value"));
     }
     if (!names->insert(name).second) {
       return absl::InvalidArgumentError(
@@ -255,9 +274,9 @@ absl::Status ParseRoot(const YAML::Node& root, std::vector<ParamSpec>* params,
   }
   for (const auto& entry : root) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
-    if (key != "params" && key != "fixed") {
+    if (key != "params" && key != "fixed" && key != "start") {
       return absl::InvalidArgumentError(
-          absl::StrCat("search space: unknown key '", key, "' (known: params, fixed)"));
+          absl::StrCat("search space: unknown key '", key, "' (known: params, fixed, start)"));
     }
   }
   const YAML::Node node = root["params"];
@@ -423,11 +442,52 @@ absl::StatusOr<ParamValue> ParseParamValue(const ParamSpec& spec, absl::string_v
   }
 }
 
+namespace {
+
+// `start`: a list of complete assignments (name -> value), each checked against the space.
+absl::Status ParseStart(const YAML::Node& node, const SearchSpace& space,
+                        std::vector<Assignment>* start) {
+  if (!node.IsSequence()) {
+    return absl::InvalidArgumentError("search space: 'start' must be a list of mappings");
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node point = node[i];
+    if (!point.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat("start point ", i, " must be a mapping"));
+    }
+    Assignment a;
+    for (const auto& entry : point) {
+      const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "";
+      const ParamSpec* spec = space.Find(name);
+      if (spec == nullptr || !entry.second.IsScalar()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "start point ", i, ": '", name, "' is not a searched parameter with a scalar value"));
+      }
+      absl::StatusOr<ParamValue> value = ParseParamValue(*spec, entry.second.Scalar());
+      if (!value.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("start point ", i, ": ", value.status().message()));
+      }
+      a[name] = *std::move(value);
+    }
+    if (absl::Status s = space.Check(a); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("start point ", i, ": ", s.message()));
+    }
+    start->push_back(std::move(a));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SearchSpace> SearchSpace::FromYaml(absl::string_view text) {
   SearchSpace space;
   try {
     const YAML::Node root = YAML::Load(std::string(text));
     CHURN_RETURN_IF_ERROR(ParseRoot(root, &space.params_, &space.fixed_));
+    if (const YAML::Node start = root["start"]; start && !start.IsNull()) {
+      CHURN_RETURN_IF_ERROR(ParseStart(start, space, &space.start_));
+    }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("search space YAML: ", e.what()));
   }
@@ -447,6 +507,17 @@ SearchSpace SearchSpace::Default() {
       Numeric("gamma", ParamKind::kLogUniform, 1e-4, 1),
       Numeric("max_bin", ParamKind::kQUniform, 32, 256, 32),
   };
+  // XGBoost's defaults, clamped into the space (alpha and gamma at their floor, near XGBoost's
+  // 0): the first trial is the model a user would get without a search.
+  space.start_ = {{{"max_depth", int64_t{6}},
+                   {"eta", 0.3},
+                   {"min_child_weight", 1.0},
+                   {"subsample", 1.0},
+                   {"colsample_bytree", 1.0},
+                   {"lambda", 1.0},
+                   {"alpha", 1e-3},
+                   {"gamma", 1e-4},
+                   {"max_bin", 256.0}}};
   return space;
 }
 
@@ -464,6 +535,17 @@ std::string SearchSpace::ToYaml() const {
       out << YAML::Key << name << YAML::Value << value;
     }
     out << YAML::EndMap;
+  }
+  if (!start_.empty()) {
+    out << YAML::Key << "start" << YAML::Value << YAML::BeginSeq;
+    for (const Assignment& a : start_) {
+      out << YAML::Flow << YAML::BeginMap;
+      for (const auto& [name, value] : a) {
+        out << YAML::Key << name << YAML::Value << FormatParamValue(value);
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -428,7 +428,9 @@ absl::Status Coordinator::Dispatch(int64_t number) {
         {.params = rec.params, .value = rec.valid_auc, .pruned = rec.state == TrialState::kPruned});
     task.visible.push_back({.trial_number = n, .values = rec.curve});
   }
-  task.params = sampler_.Suggest(number, history);
+  const std::vector<Assignment>& start = space_.Start();
+  task.params = number < static_cast<int64_t>(start.size()) ? start[static_cast<size_t>(number)]
+                                                            : sampler_.Suggest(number, history);
   CHURN_ASSIGN_OR_RETURN(registry::Run run,
                          registry_->CreateRun({.experiment_id = experiment_id_,
                                                .run_name = absl::StrCat("trial-", number),

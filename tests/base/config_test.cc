@@ -60,6 +60,7 @@ TEST(Config, ShippedChurnYamlEqualsBuiltInDefaults) {
   EXPECT_EQ(c.train.trials, d.train.trials);
   EXPECT_EQ(c.train.timeout_seconds, d.train.timeout_seconds);
   EXPECT_EQ(c.train.seed, d.train.seed);
+  EXPECT_EQ(c.train.split_seed, d.train.split_seed);
   EXPECT_EQ(c.train.workers, d.train.workers);
   EXPECT_EQ(c.train.max_rounds, d.train.max_rounds);
   EXPECT_EQ(c.train.early_stopping_rounds, d.train.early_stopping_rounds);

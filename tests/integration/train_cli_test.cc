@@ -91,7 +91,7 @@ TEST_F(TrainCliTest, RegistersTheWinnerAsCandidateWithItsPackageAndIsReproducibl
   Ingest(3000);
   const CommandResult r = Churn({"train", "--dataset", "d", "--trials", "6", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("trial 6/6"));  // plain progress lines when not on a terminal
+  EXPECT_THAT(r.err, HasSubstr("[6/6] trial "));  // plain progress lines when not on a terminal
   const auto out = nlohmann::json::parse(r.out);
   EXPECT_EQ(out["trials"], 6);
   EXPECT_EQ(out["model"]["name"], "churn");

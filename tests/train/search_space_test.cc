@@ -292,5 +292,51 @@ INSTANTIATE_TEST_SUITE_P(
                  "fixed 'a' is also a searched"},
         BadSpace{"malformed YAML", "params: {a: [", "search space YAML"}));
 
+TEST(SearchSpace, StartPointsAreCheckedAndRoundTrip) {
+  constexpr char kYaml[] = R"yaml(
+params:
+  max_depth: {type: int, low: 2, high: 8}
+  eta: {type: loguniform, low: 0.01, high: 0.3}
+start:
+  - {max_depth: 6, eta: 0.3}
+  - {max_depth: 3, eta: 0.05}
+)yaml";
+  CHURN_ASSERT_OK_AND_ASSIGN(const SearchSpace space, SearchSpace::FromYaml(kYaml));
+  ASSERT_EQ(space.Start().size(), 2U);
+  EXPECT_EQ(std::get<int64_t>(space.Start()[0].at("max_depth")), 6);
+  EXPECT_EQ(std::get<double>(space.Start()[1].at("eta")), 0.05);
+  CHURN_ASSERT_OK_AND_ASSIGN(const SearchSpace again, SearchSpace::FromYaml(space.ToYaml()));
+  EXPECT_EQ(again, space);
+  EXPECT_EQ(SearchSpace::Default().Start().size(), 1U);
+  EXPECT_THAT(SearchSpace::Default().Check(SearchSpace::Default().Start()[0]), IsOk());
+
+  const std::string params =
+      "params:\n  max_depth: {type: int, low: 2, high: 8}\n  eta: {type: uniform, low: 0, "
+      "high: 1}\n";
+  EXPECT_THAT(SearchSpace::FromYaml(params + "start: [{max_depth: 6}]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "eta"));
+  EXPECT_THAT(SearchSpace::FromYaml(params + "start: [{max_depth: 12, eta: 0.5}]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "max_depth"));
+  EXPECT_THAT(SearchSpace::FromYaml(params + "start: [{max_depth: 6, eta: 0.5, nope: 1}]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "nope"));
+  EXPECT_THAT(SearchSpace::FromYaml(params + "start: {max_depth: 6}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "list"));
+}
+
+// Found by the space fuzzer: a name with a control character did not survive ToYaml.
+TEST(SearchSpace, NamesAreIdentifiersAndValuesPrintable) {
+  const std::string p = "params:\n  eta: {type: uniform, low: 0, high: 1}\n";
+  EXPECT_THAT(SearchSpace::FromYaml(p + "fixed:\n  \"ml\\fx\": 0\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "fixed"));
+  EXPECT_THAT(SearchSpace::FromYaml(p + "fixed:\n  max_bin: \"1\\x01\"\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "printable"));
+  EXPECT_THAT(SearchSpace::FromYaml("params:\n  \"a b\": {type: uniform, low: 0, high: 1}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "letters, digits"));
+  EXPECT_THAT(SearchSpace::FromYaml("params:\n  g: {type: choice, choices: \"x\\ty\"}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "not printable ASCII"));
+  EXPECT_THAT(SearchSpace::FromYaml("params:\n  g: {type: choice, choices: [\"x\\ty\"]}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "not printable ASCII"));
+}
+
 }  // namespace
 }  // namespace churn::train

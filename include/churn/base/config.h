@@ -18,11 +18,13 @@ namespace churn::base {
 
 // The training flow's settings (`churn train`; its flags override them).
 struct TrainSettings {
-  // Trials in a study, wall-clock budget in seconds (0: none), and the seed of the split, the
-  // sampler and XGBoost.
+  // Trials in a study, wall-clock budget in seconds (0: none), the seed of the sampler and
+  // XGBoost, and the seed of the train/valid/test split (separate, so studies with different
+  // seeds are compared on the same test rows).
   int trials = 50;
   double timeout_seconds = 0;
   uint64_t seed = 42;
+  uint64_t split_seed = 42;
   // Trials run at once, each XGBoost on one thread (faster than one trial on every core).
   int workers = 2;
   // Boosting rounds at most, and rounds without a better validation AUC before a trial stops.

@@ -11,6 +11,8 @@
 //     max_leaves:       {type: int, low: 8, high: 128, when: {grow_policy: [lossguide]}}
 //   fixed:              # optional: set on every trial, not searched
 //     max_delta_step: 0
+//   start:              # optional: the first trials' assignments, each a complete point
+//     - {max_depth: 6, eta: 0.3, subsample: 1.0, max_bin: 256, grow_policy: depthwise}
 //
 // Kinds: uniform [low, high]; loguniform (log-uniform on [low, high], low > 0); quniform
 // (round(uniform / q) * q, clamped to [low, high]); int (uniform integers in [low, high]);
@@ -82,6 +84,11 @@ class SearchSpace {
 
   const std::vector<std::pair<std::string, std::string>>& Fixed() const { return fixed_; }
 
+  // Assignments the first trials take instead of a sampled one (trial i takes start[i]), e.g.
+  // XGBoost's own defaults: a known-good, cheap point the search reaches quality from at once
+  // (FLAML's "low-cost initial point", Optuna's enqueue_trial).
+  const std::vector<Assignment>& Start() const { return start_; }
+
   const ParamSpec* Find(absl::string_view name) const;
 
   // Whether `spec` is active under the (partial) assignment of the parameters before it.
@@ -96,6 +103,7 @@ class SearchSpace {
  private:
   std::vector<ParamSpec> params_;
   std::vector<std::pair<std::string, std::string>> fixed_;
+  std::vector<Assignment> start_;
 };
 
 }  // namespace churn::train
