@@ -194,7 +194,8 @@ void AddTrainCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--trials", flags->trials, "Trials in the study");
   cmd->add_option("--timeout", flags->timeout,
                   "Time budget: seconds or 90s, 5m, 1h (default: none)");
-  cmd->add_option("--seed", flags->seed, "Seed of split, sampler and XGBoost");
+  cmd->add_option("--seed", flags->seed,
+                  "Seed of the sampler and XGBoost (the split has train.split_seed)");
   cmd->add_option("--space", flags->space, "Search space YAML");
   cmd->add_option("--workers", flags->workers, "Trials at once");
   cmd->add_option("--sampler", flags->sampler, "tpe or random");
