@@ -1,3 +1,13 @@
+# Unity builds (the ci preset turns CMAKE_UNITY_BUILD on: one compiler run per module parses the
+# heavy headers once, docs/adr/0003) only pay for targets of several files; a target of one file
+# stays a plain build, where g++ also keeps its anonymous-namespace types main-file local.
+function(churn_unity_if_several target)
+  list(LENGTH ARGN count)
+  if(count LESS 2)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD OFF)
+  endif()
+endfunction()
+
 # churn_module(NAME SRCS ... DEPS ... PRIVATE_DEPS ...): one static library per module, as
 # absl_cc_library does in miniature. DEPS are public (their headers appear in ours); third-party
 # libraries go in PRIVATE_DEPS so each is linked into exactly one module.
@@ -10,6 +20,7 @@ function(churn_module name)
     PRIVATE "${PROJECT_SOURCE_DIR}/src")
   target_compile_options(churn_${name} PRIVATE ${CHURN_WARNINGS})
   target_link_libraries(churn_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  churn_unity_if_several(churn_${name} ${ARG_SRCS})
 endfunction()
 
 # churn_test(NAME SRCS ... DEPS ... LABELS ...): one gtest binary per module, registered with
@@ -20,5 +31,6 @@ function(churn_test name)
   target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/src" "${PROJECT_SOURCE_DIR}/tests")
   target_compile_options(${name} PRIVATE ${CHURN_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} churn::testing GTest::gmock GTest::gtest_main)
+  churn_unity_if_several(${name} ${ARG_SRCS})
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -12,7 +12,7 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-absl::Status List(const base::Config& config, bool as_json) {
+absl::Status ListDatasets(const base::Config& config, bool as_json) {
   CHURN_ASSIGN_OR_RETURN(auto store, features::FeatureStore::Open(config, base::SystemClock()));
   CHURN_ASSIGN_OR_RETURN(const std::vector<std::string> names, store->Offline().ListDatasets());
   Json out = Json::array();
@@ -58,7 +58,7 @@ std::string ProfileTable(const data::DatasetProfile& profile) {
   return text;
 }
 
-absl::Status Show(const base::Config& config, const std::string& ref, bool as_json) {
+absl::Status ShowDataset(const base::Config& config, const std::string& ref, bool as_json) {
   const size_t at = ref.find('@');
   const std::string dataset = ref.substr(0, at);
   const std::string id = at == std::string::npos ? "latest" : ref.substr(at + 1);
@@ -92,7 +92,7 @@ void AddDatasetsCommand(CLI::App& app, Context& ctx) {
   CLI::App* list = cmd->add_subcommand("list", "Every dataset with its latest snapshot");
   list->add_flag("--json", *json_flag, "Print JSON");
   list->callback([&ctx, json_flag] {
-    ctx.action = [&ctx, json_flag] { return List(ctx.config, *json_flag); };
+    ctx.action = [&ctx, json_flag] { return ListDatasets(ctx.config, *json_flag); };
   });
   auto ref = std::make_shared<std::string>();
   CLI::App* show =
@@ -100,7 +100,7 @@ void AddDatasetsCommand(CLI::App& app, Context& ctx) {
   show->add_option("dataset", *ref, "NAME or NAME@SNAPSHOT (id or unique prefix)")->required();
   show->add_flag("--json", *json_flag, "Print JSON");
   show->callback([&ctx, ref, json_flag] {
-    ctx.action = [&ctx, ref, json_flag] { return Show(ctx.config, *ref, *json_flag); };
+    ctx.action = [&ctx, ref, json_flag] { return ShowDataset(ctx.config, *ref, *json_flag); };
   });
 }
 

@@ -62,7 +62,7 @@ std::string AliasText(const std::vector<std::pair<std::string, int64_t>>& aliase
   return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
 
-absl::Status List(const base::Config& config, bool as_json) {
+absl::Status ListModels(const base::Config& config, bool as_json) {
   CHURN_ASSIGN_OR_RETURN(auto reg, OpenConfiguredRegistry(config));
   CHURN_ASSIGN_OR_RETURN(const auto page, reg->SearchRegisteredModels({.max_results = 1000}));
   if (as_json) {
@@ -96,7 +96,7 @@ absl::Status List(const base::Config& config, bool as_json) {
   return absl::OkStatus();
 }
 
-absl::Status Show(const base::Config& config, const std::string& name, bool as_json) {
+absl::Status ShowModel(const base::Config& config, const std::string& name, bool as_json) {
   CHURN_ASSIGN_OR_RETURN(auto reg, OpenConfiguredRegistry(config));
   CHURN_ASSIGN_OR_RETURN(const registry::RegisteredModel m, reg->GetRegisteredModel(name));
   CHURN_ASSIGN_OR_RETURN(
@@ -246,14 +246,14 @@ void AddModelsCommand(CLI::App& app, Context& ctx) {
   CLI::App* ls = cmd->add_subcommand("list", "Every registered model with its aliases");
   ls->add_flag("--json", *json_flag, "Print JSON");
   ls->callback([&ctx, json_flag] {
-    ctx.action = [&ctx, json_flag] { return List(ctx.config, *json_flag); };
+    ctx.action = [&ctx, json_flag] { return ListModels(ctx.config, *json_flag); };
   });
   auto name = std::make_shared<std::string>();
   CLI::App* show = cmd->add_subcommand("show", "A model's versions, metrics and aliases");
   show->add_option("name", *name, "Registered model")->required();
   show->add_flag("--json", *json_flag, "Print JSON");
   show->callback([&ctx, name, json_flag] {
-    ctx.action = [&ctx, name, json_flag] { return Show(ctx.config, *name, *json_flag); };
+    ctx.action = [&ctx, name, json_flag] { return ShowModel(ctx.config, *name, *json_flag); };
   });
   AddAliasCommands(cmd, ctx);
 }

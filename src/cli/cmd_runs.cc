@@ -82,7 +82,7 @@ std::string Number(double v) {
   return absl::StrFormat("%.6g", v);
 }
 
-absl::Status List(const base::Config& config, const ListOptions& o) {
+absl::Status ListRuns(const base::Config& config, const ListOptions& o) {
   CHURN_ASSIGN_OR_RETURN(auto reg, OpenConfiguredRegistry(config));
   CHURN_ASSIGN_OR_RETURN(const std::string experiment, ExperimentId(*reg, o.experiment));
   CHURN_ASSIGN_OR_RETURN(const auto page,
@@ -146,7 +146,7 @@ absl::Status List(const base::Config& config, const ListOptions& o) {
   return absl::OkStatus();
 }
 
-absl::Status Show(const base::Config& config, const std::string& run_id, bool as_json) {
+absl::Status ShowRun(const base::Config& config, const std::string& run_id, bool as_json) {
   CHURN_ASSIGN_OR_RETURN(auto reg, OpenConfiguredRegistry(config));
   CHURN_ASSIGN_OR_RETURN(const Run run, reg->GetRun(run_id));
   CHURN_ASSIGN_OR_RETURN(const auto artifacts, reg->ListArtifacts(run_id, ""));
@@ -305,7 +305,7 @@ void AddRunsCommand(CLI::App& app, Context& ctx) {
   ls->add_option("--max", list->max_results, "At most this many runs (default 50)");
   ls->add_flag("--all", list->all, "Include deleted runs");
   ls->add_flag("--json", list->json, "Print JSON");
-  ls->callback([&ctx, list] { ctx.action = [&ctx, list] { return List(ctx.config, *list); }; });
+  ls->callback([&ctx, list] { ctx.action = [&ctx, list] { return ListRuns(ctx.config, *list); }; });
 
   auto id = std::make_shared<std::string>();
   auto json_flag = std::make_shared<bool>(false);
@@ -313,7 +313,7 @@ void AddRunsCommand(CLI::App& app, Context& ctx) {
   show->add_option("run_id", *id, "Run id")->required();
   show->add_flag("--json", *json_flag, "Print JSON");
   show->callback([&ctx, id, json_flag] {
-    ctx.action = [&ctx, id, json_flag] { return Show(ctx.config, *id, *json_flag); };
+    ctx.action = [&ctx, id, json_flag] { return ShowRun(ctx.config, *id, *json_flag); };
   });
 
   auto ids = std::make_shared<std::vector<std::string>>();

@@ -113,7 +113,7 @@ std::string Summary(const flows::TrainOutcome& out) {
   return text;
 }
 
-std::string Json(const flows::TrainOutcome& out) {
+std::string OutcomeJson(const flows::TrainOutcome& out) {
   const train::StudyResult& s = out.study;
   nlohmann::ordered_json j;
   j["study_run_id"] = out.study_run_id;
@@ -220,7 +220,7 @@ void AddTrainCommand(CLI::App& app, Context& ctx) {
       CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(ctx.config));
       CHURN_ASSIGN_OR_RETURN(const flows::TrainOutcome out,
                              flows::RunTrainFlow(store.get(), registry.get(), *request));
-      Print(flags->json ? Json(out) + "\n" : Summary(out));
+      Print(flags->json ? OutcomeJson(out) + "\n" : Summary(out));
       return absl::OkStatus();
     };
   });

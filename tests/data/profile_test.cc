@@ -12,7 +12,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 
-constexpr char kSchema[] = R"yaml(
+constexpr char kProfileSchema[] = R"yaml(
 name: p
 target: y
 positive_value: "1"
@@ -27,7 +27,7 @@ columns:
 // Expected numbers from numpy 1.24 on v = [3,1,4,1,5,9,2,6,5,3,5,8.5]:
 // mean, std (ddof=0), quantile (linear), histogram(bins=20).
 TEST(Profile, NumericColumnMatchesNumpy) {
-  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kSchema));
+  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kProfileSchema));
   std::string csv = "id,y,v,c\n";
   const char* values[] = {"3", "1", "4", "1", "5", "9", "2", "6", "5", "3", "5", "8.5", ""};
   int i = 0;
@@ -64,7 +64,7 @@ TEST(Profile, NumericColumnMatchesNumpy) {
 
 // Selection-based quantiles on a larger column agree with a full sort (numpy's linear rule).
 TEST(Profile, QuantilesOfALargeColumnMatchAFullSort) {
-  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kSchema));
+  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kProfileSchema));
   std::string csv = "id,y,v,c\n";
   std::vector<double> values;
   uint64_t state = 12345;
@@ -96,7 +96,7 @@ TEST(Profile, QuantilesOfALargeColumnMatchAFullSort) {
 }
 
 TEST(Profile, JsonRoundTrips) {
-  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kSchema));
+  CHURN_ASSERT_OK_AND_ASSIGN(const Schema schema, ParseSchemaYaml(kProfileSchema));
   CHURN_ASSERT_OK_AND_ASSIGN(const ReadTableResult read,
                              ReadCsvTable("id,y,v,c\na,1,2.5,b\nb,0,,a\n", schema, {}));
   const DatasetProfile profile = ComputeProfile(read.table, schema);

@@ -11,7 +11,7 @@ namespace {
 using ::churn::testing::IsOk;
 using ::churn::testing::StatusIs;
 
-constexpr char kSchema[] = R"yaml(
+constexpr char kOfflineSchema[] = R"yaml(
 name: s
 target: y
 positive_value: "1"
@@ -26,7 +26,7 @@ columns:
 class OfflineStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto schema = data::ParseSchemaYaml(kSchema);
+    auto schema = data::ParseSchemaYaml(kOfflineSchema);
     ASSERT_THAT(schema, IsOk());
     schema_ = *schema;
   }

@@ -17,7 +17,7 @@ using ::testing::Contains;
 using ::testing::Not;
 using ::testing::Pair;
 
-constexpr char kSchema[] = R"yaml(
+constexpr char kOnlineSchema[] = R"yaml(
 name: s
 target: y
 positive_value: "1"
@@ -49,7 +49,7 @@ class OnlineStoreTest : public ::testing::TestWithParam<std::string> {
       store_ = *std::move(store);
       dataset_ = "d";
     }
-    auto schema = data::ParseSchemaYaml(kSchema);
+    auto schema = data::ParseSchemaYaml(kOnlineSchema);
     ASSERT_THAT(schema, IsOk());
     schema_ = *schema;
   }
