@@ -10,11 +10,15 @@ find_package(CURL REQUIRED)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 find_package(PostgreSQL REQUIRED)
 find_package(Threads REQUIRED)
+# simdjson (On-Demand) for the serving request path (also in its fuzzer).
+find_package(simdjson REQUIRED)
 if(NOT CHURN_FUZZ)
   # XGBoost 1.7.4 (libxgboost-dev; its CMake config comes with the xgboost package).
   find_package(xgboost REQUIRED)
   # Boost.Beast and Asio (header-only in 1.74) for the HTTP servers.
   find_package(Boost 1.74 REQUIRED)
+  # prometheus-cpp for /metrics.
+  find_package(prometheus-cpp REQUIRED)
 endif()
 if(NOT CHURN_FUZZ)
   find_package(CLI11 REQUIRED)

@@ -48,6 +48,20 @@ Setter TrainField(absl::string_view key, T TrainSettings::*member) {
   };
 }
 
+template <typename T>
+Setter ServeField(absl::string_view key, T ServeSettings::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->serve.*member));
+  };
+}
+
+template <typename T>
+Setter DeployField(absl::string_view key, T DeploySettings::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->deploy.*member));
+  };
+}
+
 const std::map<std::string, Setter>& TopLevelKeys() {
   static const auto* const kKeys = new std::map<std::string, Setter>{
       {"data_dir", Field("data_dir", &Config::data_dir)},
@@ -104,6 +118,39 @@ const std::map<std::string, Setter>& TrainKeys() {
   return *kKeys;
 }
 
+const std::map<std::string, Setter>& ServeKeys() {
+  using S = ServeSettings;
+  static const auto* const kKeys = new std::map<std::string, Setter>{
+      {"model", ServeField("serve.model", &S::model)},
+      {"host", ServeField("serve.host", &S::host)},
+      {"port", ServeField("serve.port", &S::port)},
+      {"threads", ServeField("serve.threads", &S::threads)},
+      {"predictions", ServeField("serve.predictions", &S::predictions)},
+      {"durable_fsync", ServeField("serve.durable_fsync", &S::durable_fsync)},
+      {"max_log_queue", ServeField("serve.max_log_queue", &S::max_log_queue)},
+      {"poll_seconds", ServeField("serve.poll_seconds", &S::poll_seconds)},
+      {"reasons", ServeField("serve.reasons", &S::reasons)},
+      {"unknown_category", ServeField("serve.unknown_category", &S::unknown_category)},
+      {"max_batch", ServeField("serve.max_batch", &S::max_batch)},
+      {"max_body_bytes", ServeField("serve.max_body_bytes", &S::max_body_bytes)},
+      {"admin_token", ServeField("serve.admin_token", &S::admin_token)},
+      {"drain_seconds", ServeField("serve.drain_seconds", &S::drain_seconds)},
+  };
+  return *kKeys;
+}
+
+const std::map<std::string, Setter>& DeployKeys() {
+  using D = DeploySettings;
+  static const auto* const kKeys = new std::map<std::string, Setter>{
+      {"min_test_auc", DeployField("deploy.min_test_auc", &D::min_test_auc)},
+      {"max_auc_drop", DeployField("deploy.max_auc_drop", &D::max_auc_drop)},
+      {"max_p99_ms", DeployField("deploy.max_p99_ms", &D::max_p99_ms)},
+      {"canary_rows", DeployField("deploy.canary_rows", &D::canary_rows)},
+      {"alias", DeployField("deploy.alias", &D::alias)},
+  };
+  return *kKeys;
+}
+
 absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
                       const std::map<std::string, Setter>& keys, Config* config) {
   if (!map.IsMap()) {
@@ -117,6 +164,14 @@ absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
     }
     if (where == "top level" && key == "train") {
       CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "train", TrainKeys(), config));
+      continue;
+    }
+    if (where == "top level" && key == "serve") {
+      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "serve", ServeKeys(), config));
+      continue;
+    }
+    if (where == "top level" && key == "deploy") {
+      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "deploy", DeployKeys(), config));
       continue;
     }
     const auto it = keys.find(key);
@@ -154,6 +209,12 @@ void ApplyEnv(Config* config) {
   if (const char* v = Env("CHURN_ARTIFACT_STORE")) {
     config->artifact_store = v;
   }
+  if (const char* v = Env("CHURN_PREDICTIONS_URL")) {
+    config->serve.predictions = v;
+  }
+  if (const char* v = Env("CHURN_ADMIN_TOKEN")) {
+    config->serve.admin_token = v;
+  }
   if (const char* v = Env("CHURN_REGISTRY_TOKEN")) {
     config->registry_token = v;
   }
@@ -178,6 +239,13 @@ std::string Config::RegistryUrl() const {
 
 std::string Config::ArtifactStoreUri() const {
   return artifact_store.empty() ? ObjectStoreUri() : artifact_store;
+}
+
+std::string Config::PredictionsUrl() const {
+  if (!serve.predictions.empty()) {
+    return serve.predictions;
+  }
+  return "sqlite:" + (std::filesystem::path(data_dir) / "predictions.db").string();
 }
 
 absl::StatusOr<Config> ParseConfigYaml(const std::string& yaml, Config defaults) {

@@ -76,6 +76,8 @@ int RunCli(int argc, char** argv) {
   AddModelsCommand(app, ctx);
   AddRegistryCommand(app, ctx);
   AddTrainCommand(app, ctx);
+  AddServeCommand(app, ctx);
+  AddDeployCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -37,6 +37,8 @@ void AddRunsCommand(CLI::App& app, Context& ctx);
 void AddModelsCommand(CLI::App& app, Context& ctx);
 void AddRegistryCommand(CLI::App& app, Context& ctx);
 void AddTrainCommand(CLI::App& app, Context& ctx);
+void AddServeCommand(CLI::App& app, Context& ctx);
+void AddDeployCommand(CLI::App& app, Context& ctx);
 
 // The registry the config names (config.RegistryUrl(), config.ArtifactStoreUri()).
 absl::StatusOr<std::unique_ptr<registry::Registry>> OpenConfiguredRegistry(

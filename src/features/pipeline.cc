@@ -105,6 +105,7 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::Fit(const data::Table& train,
     f.allow_missing = true;
     p.features_.push_back(std::move(f));
   }
+  CHURN_RETURN_IF_ERROR(p.Link());
   return p;
 }
 
@@ -190,33 +191,90 @@ absl::StatusOr<float> FeaturePipeline::EncodeCategory(const EncodedFeature& f,
 }
 
 absl::StatusOr<std::vector<float>> FeaturePipeline::TransformRecord(const RawRecord& record) const {
-  std::vector<float> out(features_.size(), kNaN);
-  std::map<absl::string_view, double> numeric;  // parsed numeric inputs, for ratios
+  std::vector<FeatureInput> inputs(features_.size());
   for (size_t j = 0; j < features_.size(); ++j) {
     const EncodedFeature& f = features_[j];
-    if (f.kind == EncodedFeature::Kind::kRatio) {
-      const auto num = numeric.find(f.numerator);
-      const auto den = numeric.find(f.denominator);
-      out[j] =
-          Ratio(num == numeric.end() ? NAN : num->second, den == numeric.end() ? NAN : den->second);
-      continue;
-    }
     const auto it = record.find(f.name);
-    if (it == record.end() || it->second.empty()) {
-      if (!f.allow_missing) {
-        return absl::InvalidArgumentError(absl::StrCat("field '", f.name, "' is required"));
-      }
+    if (f.kind == EncodedFeature::Kind::kRatio || it == record.end() || it->second.empty()) {
       continue;
     }
     if (f.kind == EncodedFeature::Kind::kNumeric) {
       CHURN_ASSIGN_OR_RETURN(const double v, ParseNumber(f.name, it->second));
-      numeric[f.name] = v;
-      out[j] = static_cast<float>(v);
+      inputs[j] = FeatureInput::Number(v);
     } else {
-      CHURN_ASSIGN_OR_RETURN(out[j], EncodeCategory(f, it->second));
+      inputs[j] = FeatureInput::Text(it->second);
     }
   }
+  std::vector<float> out(features_.size(), kNaN);
+  CHURN_RETURN_IF_ERROR(Encode(inputs, absl::MakeSpan(out)));
   return out;
+}
+
+absl::Status FeaturePipeline::Encode(absl::Span<const FeatureInput> inputs,
+                                     absl::Span<float> out) const {
+  if (inputs.size() != features_.size() || out.size() != features_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: ", features_.size(),
+                                                   " inputs and outputs expected, got ",
+                                                   inputs.size(), " and ", out.size()));
+  }
+  using Kind = FeatureInput::Kind;
+  for (size_t j = 0; j < features_.size(); ++j) {
+    const EncodedFeature& f = features_[j];
+    const FeatureInput& in = inputs[j];
+    out[j] = kNaN;
+    if (f.kind == EncodedFeature::Kind::kRatio) {
+      const auto [num, den] = ratio_inputs_[j];
+      const auto value = [&inputs](int i) {
+        return inputs[static_cast<size_t>(i)].kind == Kind::kNumber
+                   ? inputs[static_cast<size_t>(i)].number
+                   : NAN;
+      };
+      out[j] = Ratio(value(num), value(den));
+    } else if (in.kind == Kind::kMissing) {
+      if (!f.allow_missing) {
+        return absl::InvalidArgumentError(absl::StrCat("field '", f.name, "' is required"));
+      }
+    } else if (f.kind == EncodedFeature::Kind::kNumeric) {
+      if (in.kind != Kind::kNumber || !std::isfinite(in.number)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("field '", f.name, "': expected a finite number"));
+      }
+      out[j] = static_cast<float>(in.number);
+    } else if (in.kind == Kind::kText) {
+      CHURN_ASSIGN_OR_RETURN(out[j], EncodeCategory(f, in.text));
+    } else if (in.kind == Kind::kUnknownCategory) {
+      out[j] = static_cast<float>(f.levels.size());
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field '", f.name, "': expected one of its categories, got a number"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FeaturePipeline::Link() {
+  ratio_inputs_.assign(features_.size(), {-1, -1});
+  const auto index_of = [this](const std::string& name) {
+    for (size_t i = 0; i < features_.size(); ++i) {
+      if (features_[i].name == name && features_[i].kind == EncodedFeature::Kind::kNumeric) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  for (size_t j = 0; j < features_.size(); ++j) {
+    const EncodedFeature& f = features_[j];
+    if (f.kind != EncodedFeature::Kind::kRatio) {
+      continue;
+    }
+    ratio_inputs_[j] = {index_of(f.numerator), index_of(f.denominator)};
+    if (ratio_inputs_[j].first < 0 || ratio_inputs_[j].second < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("pipeline: ratio feature '", f.name,
+                                                     "' needs numeric features '", f.numerator,
+                                                     "' and '", f.denominator, "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string FeaturePipeline::ToJson() const {
@@ -273,6 +331,7 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::FromJson(absl::string_view text
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("pipeline: ", e.what()));
   }
+  CHURN_RETURN_IF_ERROR(p.Link());
   return p;
 }
 

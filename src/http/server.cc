@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <exception>
@@ -27,7 +28,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -35,6 +38,7 @@
 #include <boost/beast/http.hpp>
 #include <sys/socket.h>
 
+#include "churn/base/json_text.h"
 #include "churn/base/logging.h"
 
 namespace churn::http {
@@ -58,35 +62,17 @@ absl::string_view View(beast::string_view text) {
 // handler; null on other threads.
 thread_local const void* tls_server = nullptr;
 
-std::string JsonEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out += c;
-        }
-    }
+// The handler's response; a 500 naming the exception when it throws (logged).
+Response CallHandler(const Handler& handler, const Request& request) {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    base::LogError(absl::StrCat("http: handler for ", request.target, " threw: ", e.what()));
+    return Response::Error(500, absl::StrCat("internal error: ", e.what()));
+  } catch (...) {
+    base::LogError(absl::StrCat("http: handler for ", request.target, " threw"));
+    return Response::Error(500, "internal error");
   }
-  return out;
 }
 
 int HexValue(char c) {
@@ -170,8 +156,12 @@ bool IsSafeHeaderText(absl::string_view text) {
 // What every connection of one server shares; owned jointly so that a Connection destroyed
 // late (in an io_context destructor) can still read it.
 struct Shared {
+  Shared(ServerOptions o, AsyncHandler h) : options(std::move(o)), handler(std::move(h)) {}
+
   ServerOptions options;
-  Handler handler;
+  AsyncHandler handler;
+  // Requests read and not yet answered (Server::InFlight).
+  mutable std::atomic<int64_t> in_flight{0};
 };
 
 // One client connection; owned by the pending asynchronous operation's handler.
@@ -263,17 +253,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const bool keep_alive = message.version() >= 11 && message.keep_alive();
     const bool is_head = message.method() == bhttp::verb::head;
     const unsigned version = message.version();
-    Send(Answer(std::move(message)), keep_alive, is_head, version);
+    shared_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    answering_ = true;
+    // The handler may answer on another thread; the write always happens on this one.
+    Responder respond([self = shared_from_this(), keep_alive, is_head, version](Response r) {
+      Connection* connection = self.get();
+      net::dispatch(connection->stream_.get_executor(),
+                    [self, r = std::move(r), keep_alive, is_head, version]() mutable {
+                      self->Send(std::move(r), keep_alive, is_head, version);
+                    });
+    });
+    Answer(std::move(message), std::move(respond));
   }
 
-  // Converts the message and runs the handler; never throws.
-  Response Answer(bhttp::request<bhttp::string_body> message) {
+  // Converts the message and runs the handler; never throws. A handler that throws answers 500
+  // (through the Responder it owns, or here when it threw before taking it).
+  void Answer(bhttp::request<bhttp::string_body> message, Responder respond) {
+    const std::string target(View(message.target()));
     try {
       Request request;
       request.method = std::string(View(message.method_string()));
-      request.target = std::string(View(message.target()));
+      request.target = target;
       if (absl::Status status = ParseTarget(&request); !status.ok()) {
-        return Response::Error(400, status.message());
+        respond(Response::Error(400, status.message()));
+        return;
       }
       for (const auto& field : message) {
         request.headers.emplace_back(absl::AsciiStrToLower(View(field.name_string())),
@@ -281,14 +284,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       request.body = std::move(message.body());
       request.remote_address = remote_address_;
-      return shared_->handler(request);
+      shared_->handler(std::move(request), std::move(respond));
     } catch (const std::exception& e) {
-      base::LogError(
-          absl::StrCat("http: handler for ", View(message.target()), " threw: ", e.what()));
-      return Response::Error(500, absl::StrCat("internal error: ", e.what()));
+      base::LogError(absl::StrCat("http: handler for ", target, " threw: ", e.what()));
+      respond(Response::Error(500, absl::StrCat("internal error: ", e.what())));
     } catch (...) {
-      base::LogError(absl::StrCat("http: handler for ", View(message.target()), " threw"));
-      return Response::Error(500, "internal error");
+      base::LogError(absl::StrCat("http: handler for ", target, " threw"));
+      respond(Response::Error(500, "internal error"));
     }
   }
 
@@ -321,6 +323,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t /*bytes*/) {
+    if (answering_) {
+      answering_ = false;
+      shared_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
     if (ec) {
       Close();
     } else if (keep_alive) {
@@ -356,6 +362,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bhttp::response<bhttp::string_body> response_;
   std::array<char, 4096> drain_buffer_{};
   size_t drained_ = 0;
+  // Whether the response being written answers a request counted in Shared::in_flight.
+  bool answering_ = false;
 };
 
 // One io thread's io_context and acceptor.
@@ -399,6 +407,14 @@ class Worker {
   }
 
   void StopContext() { context_.stop(); }
+
+  // Stops accepting: closes the listening socket on the io thread.
+  void CloseAcceptor() {
+    net::post(context_, [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+    });
+  }
 
   void Join() {
     if (thread_.joinable()) {
@@ -493,15 +509,41 @@ Response Response::Text(int status, std::string body) {
 }
 
 Response Response::Error(int status, absl::string_view message) {
-  return Json(status, absl::StrCat(R"({"error": ")", JsonEscape(message), R"("})"));
+  return Json(status, absl::StrCat(R"({"error": ")", base::JsonEscape(message), R"("})"));
+}
+
+Responder& Responder::operator=(Responder&& other) noexcept {
+  if (this != &other) {
+    if (send_) {
+      (*this)(Response::Error(500, "internal error: the request was dropped unanswered"));
+    }
+    send_ = std::exchange(other.send_, nullptr);
+  }
+  return *this;
+}
+
+Responder::~Responder() {
+  if (send_) {
+    (*this)(Response::Error(500, "internal error: the request was dropped unanswered"));
+  }
+}
+
+void Responder::operator()(Response response) {
+  if (SendFn send = std::exchange(send_, nullptr)) {
+    send(std::move(response));
+  }
 }
 
 void Router::Handle(absl::string_view method, absl::string_view path, Handler handler) {
-  exact_[std::string(path)][std::string(method)] = std::move(handler);
+  exact_[std::string(path)][std::string(method)] = Route{.sync = std::move(handler)};
 }
 
 void Router::HandlePrefix(absl::string_view method, absl::string_view prefix, Handler handler) {
-  prefixes_[std::string(prefix)][std::string(method)] = std::move(handler);
+  prefixes_[std::string(prefix)][std::string(method)] = Route{.sync = std::move(handler)};
+}
+
+void Router::HandleAsync(absl::string_view method, absl::string_view path, AsyncHandler handler) {
+  exact_[std::string(path)][std::string(method)] = Route{.async = std::move(handler)};
 }
 
 void Router::SetNotFound(Handler handler) {
@@ -514,6 +556,31 @@ void Router::SetMethodNotAllowed(
 }
 
 Response Router::Dispatch(const Request& request) const {
+  Response fallback;
+  const Route* route = Resolve(request, &fallback);
+  if (route == nullptr) {
+    return fallback;
+  }
+  if (!route->sync) {
+    return Response::Error(
+        500, absl::StrCat("internal error: ", request.path, " has an asynchronous handler"));
+  }
+  return route->sync(request);
+}
+
+void Router::DispatchAsync(Request request, Responder respond) const {
+  Response fallback;
+  const Route* route = Resolve(request, &fallback);
+  if (route == nullptr) {
+    respond(std::move(fallback));
+  } else if (route->async) {
+    route->async(std::move(request), std::move(respond));
+  } else {
+    respond(CallHandler(route->sync, request));
+  }
+}
+
+const Router::Route* Router::Resolve(const Request& request, Response* fallback) const {
   std::vector<const MethodMap*> candidates;
   if (const auto it = exact_.find(request.path); it != exact_.end()) {
     candidates.push_back(&it->second);
@@ -534,7 +601,7 @@ Response Router::Dispatch(const Request& request) const {
       it = methods->find("GET");
     }
     if (it != methods->end()) {
-      return it->second(request);
+      return &it->second;
     }
     for (const auto& entry : *methods) {
       allowed.insert(entry.first);
@@ -544,8 +611,9 @@ Response Router::Dispatch(const Request& request) const {
     }
   }
   if (candidates.empty()) {
-    return not_found_ ? not_found_(request)
-                      : Response::Error(404, absl::StrCat("no route for ", request.path));
+    *fallback = not_found_ ? not_found_(request)
+                           : Response::Error(404, absl::StrCat("no route for ", request.path));
+    return nullptr;
   }
   const std::string allow = absl::StrJoin(allowed, ", ");
   Response response =
@@ -559,7 +627,8 @@ Response Router::Dispatch(const Request& request) const {
   if (!has_allow) {
     response.headers.emplace_back("Allow", allow);
   }
-  return response;
+  *fallback = std::move(response);
+  return nullptr;
 }
 
 class Server::Impl {
@@ -589,6 +658,16 @@ uint16_t Server::Port() const {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       Handler handler) {
+  if (!handler) {
+    return Start(options, AsyncHandler());
+  }
+  return Start(options, [handler = std::move(handler)](const Request& request, Responder respond) {
+    respond(CallHandler(handler, request));
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
+                                                      AsyncHandler handler) {
   if (options.threads < 0 || options.max_body_bytes == 0 || options.max_header_bytes == 0 ||
       !handler) {
     return absl::InvalidArgumentError(
@@ -613,7 +692,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return port.status();
   }
   auto impl = std::make_unique<Impl>();
-  impl->shared = std::make_shared<const Shared>(Shared{options, std::move(handler)});
+  impl->shared = std::make_shared<const Shared>(options, std::move(handler));
   impl->port = *port;
   const int threads = options.threads > 0
                           ? options.threads
@@ -678,6 +757,26 @@ void Server::Stop() {
   impl.stopped = true;
 }
 
+int64_t Server::InFlight() const {
+  return impl_->shared->in_flight.load(std::memory_order_relaxed);
+}
+
+int64_t Server::Drain(absl::Duration timeout) {
+  {
+    absl::MutexLock stop_lock(&impl_->stop_mu);
+    for (const auto& worker : impl_->workers) {
+      worker->CloseAcceptor();
+    }
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  while (InFlight() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  const int64_t left = InFlight();
+  Stop();
+  return left;
+}
+
 void Server::Wait() {
   Impl& impl = *impl_;
   bool stop = false;
@@ -687,7 +786,7 @@ void Server::Wait() {
     stop = !impl.stopped;
   }
   if (stop) {
-    Stop();
+    Drain(impl.shared->options.drain_timeout);
   }
 }
 

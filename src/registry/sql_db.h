@@ -1,6 +1,6 @@
-// Private to the registry module: the one seam between the registry's SQL and a database
-// library. SqliteDb (sqlite_db.cc, sqlite3) and PostgresDb (postgres_db.cc, libpq) implement it;
-// everything else in the registry is written once against it.
+// Private to the registry module and the prediction log (serving): the one seam between our SQL
+// and a database library. SqliteDb (sqlite_db.cc, sqlite3) and PostgresDb (postgres_db.cc, libpq)
+// implement it; everything else in the registry is written once against it.
 //
 // Statements use '?' placeholders; the PostgreSQL driver rewrites them to $1, $2, ... (outside
 // quoted literals). Values are bound, never spliced into SQL text. Results come back typed:
@@ -87,6 +87,12 @@ absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqliteDb(const std::string& path, int
 // Connects to PostgreSQL with a libpq connection URI ("postgresql://user:pw@host:port/db?...").
 // Unavailable when the server cannot be reached or refuses the login.
 absl::StatusOr<std::unique_ptr<SqlDb>> OpenPostgresDb(const std::string& url);
+
+// Opens the database a URL names: "postgresql://..." (or "postgres://"), "sqlite:///abs/path",
+// "sqlite:path" or a plain path. InvalidArgument naming `what` ("registry URL") for another
+// scheme or an empty path; the openers' errors otherwise.
+absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqlDb(absl::string_view url, int busy_timeout_ms,
+                                                 absl::string_view what);
 
 // `sql` with each '?' outside single-quoted literals replaced by $1, $2, ... (PostgreSQL).
 std::string NumberPlaceholders(absl::string_view sql);

@@ -948,24 +948,8 @@ absl::StatusOr<std::unique_ptr<Registry>> OpenRegistry(const RegistryOptions& op
   if (options.artifact_store_uri.empty()) {
     return absl::InvalidArgumentError("registry artifact store URI is empty");
   }
-  std::unique_ptr<SqlDb> db;
-  const absl::string_view url = options.url;
-  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
-    CHURN_ASSIGN_OR_RETURN(db, internal::OpenPostgresDb(options.url));
-  } else {
-    absl::string_view path = url;
-    // "sqlite:///abs/path" (the third slash starts the path), "sqlite:path", or a plain path.
-    const bool sqlite_url =
-        absl::ConsumePrefix(&path, "sqlite://") || absl::ConsumePrefix(&path, "sqlite:");
-    if (!sqlite_url && absl::StrContains(url, "://")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "registry URL '", url, "' is neither sqlite:PATH, a path, nor postgresql://..."));
-    }
-    if (path.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("registry URL '", url, "' has no path"));
-    }
-    CHURN_ASSIGN_OR_RETURN(db, internal::OpenSqliteDb(std::string(path), options.busy_timeout_ms));
-  }
+  CHURN_ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db,
+                         internal::OpenSqlDb(options.url, options.busy_timeout_ms, "registry URL"));
   CHURN_RETURN_IF_ERROR(internal::Migrate(*db, absl::ToUnixMillis(clock->Now())));
   CHURN_ASSIGN_OR_RETURN(auto objects,
                          base::OpenObjectStore(options.artifact_store_uri, options.s3));

@@ -1,9 +1,12 @@
-// The driver-independent parts of the SQL seam: reading cells and numbering placeholders.
+// The driver-independent parts of the SQL seam: reading cells, numbering placeholders, and
+// choosing the driver a URL names.
 #include <cmath>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "registry/sql_db.h"
 
 namespace churn::registry::internal {
@@ -54,6 +57,28 @@ std::string SqlRows::Text(size_t row, size_t column) const {
     return absl::StrCat(*d);
   }
   return "";
+}
+
+absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqlDb(absl::string_view url, int busy_timeout_ms,
+                                                 absl::string_view what) {
+  if (url.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  }
+  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+    return OpenPostgresDb(std::string(url));
+  }
+  absl::string_view path = url;
+  // "sqlite:///abs/path" (the third slash starts the path), "sqlite:path", or a plain path.
+  const bool sqlite_url =
+      absl::ConsumePrefix(&path, "sqlite://") || absl::ConsumePrefix(&path, "sqlite:");
+  if (!sqlite_url && absl::StrContains(url, "://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " '", url, "' is neither sqlite:PATH, a path, nor postgresql://..."));
+  }
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", url, "' has no path"));
+  }
+  return OpenSqliteDb(std::string(path), busy_timeout_ms);
 }
 
 std::string NumberPlaceholders(absl::string_view sql) {

@@ -76,9 +76,42 @@ TEST(Config, ShippedChurnYamlEqualsBuiltInDefaults) {
   EXPECT_EQ(c.train.space, d.train.space);
   EXPECT_EQ(c.train.experiment, d.train.experiment);
   EXPECT_EQ(c.train.model_name, d.train.model_name);
+  EXPECT_EQ(c.serve.model, d.serve.model);
+  EXPECT_EQ(c.serve.host, d.serve.host);
+  EXPECT_EQ(c.serve.port, d.serve.port);
+  EXPECT_EQ(c.serve.threads, d.serve.threads);
+  EXPECT_EQ(c.serve.predictions, d.serve.predictions);
+  EXPECT_EQ(c.serve.durable_fsync, d.serve.durable_fsync);
+  EXPECT_EQ(c.serve.max_log_queue, d.serve.max_log_queue);
+  EXPECT_EQ(c.serve.poll_seconds, d.serve.poll_seconds);
+  EXPECT_EQ(c.serve.reasons, d.serve.reasons);
+  EXPECT_EQ(c.serve.unknown_category, d.serve.unknown_category);
+  EXPECT_EQ(c.serve.max_batch, d.serve.max_batch);
+  EXPECT_EQ(c.serve.max_body_bytes, d.serve.max_body_bytes);
+  EXPECT_EQ(c.serve.admin_token, d.serve.admin_token);
+  EXPECT_EQ(c.serve.drain_seconds, d.serve.drain_seconds);
+  EXPECT_EQ(c.deploy.min_test_auc, d.deploy.min_test_auc);
+  EXPECT_EQ(c.deploy.max_auc_drop, d.deploy.max_auc_drop);
+  EXPECT_EQ(c.deploy.max_p99_ms, d.deploy.max_p99_ms);
+  EXPECT_EQ(c.deploy.canary_rows, d.deploy.canary_rows);
+  EXPECT_EQ(c.deploy.alias, d.deploy.alias);
   EXPECT_EQ(c.s3.endpoint, d.s3.endpoint);
   EXPECT_EQ(c.s3.region, d.s3.region);
   EXPECT_EQ(c.s3.timeout_seconds, d.s3.timeout_seconds);
+}
+
+TEST(Config, DeploySectionOverridesItsDefaults) {
+  CHURN_ASSERT_OK_AND_ASSIGN(
+      const Config c,
+      ParseConfigYaml("deploy:\n  min_test_auc: 0.9999\n  max_p99_ms: 1.5\n  alias: prod\n",
+                      Config{}));
+  EXPECT_EQ(c.deploy.min_test_auc, 0.9999);
+  EXPECT_EQ(c.deploy.max_p99_ms, 1.5);
+  EXPECT_EQ(c.deploy.alias, "prod");
+  EXPECT_EQ(c.deploy.max_auc_drop, DeploySettings{}.max_auc_drop);
+  EXPECT_EQ(c.deploy.canary_rows, 1000);
+  EXPECT_THAT(ParseConfigYaml("deploy:\n  max_auc_dorp: 0.1\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "max_auc_dorp"));
 }
 
 TEST(Config, LoadMissingExplicitFileIsNotFound) {

@@ -54,6 +54,53 @@ struct TrainSettings {
   std::string model_name = "churn";
 };
 
+// The model server's settings (`churn serve http`; its flags override them).
+struct ServeSettings {
+  // The model version to serve and follow: NAME@ALIAS or NAME@VERSION.
+  std::string model = "churn@production";
+  std::string host = "127.0.0.1";
+  int port = 9696;
+  // io threads; 0: one per core.
+  int threads = 0;
+  // The prediction store: empty means SQLite at "<data_dir>/predictions.db"; or sqlite:PATH, or
+  // postgresql://... Env: CHURN_PREDICTIONS_URL.
+  std::string predictions;
+  // Every prediction-log transaction fsynced (survives power loss, not only a crash).
+  bool durable_fsync = false;
+  // Records waiting for the prediction log at most; beyond, requests get 503.
+  int64_t max_log_queue = 100000;
+  // How often the model reference is resolved again, in seconds (0: only on SIGHUP/reload).
+  double poll_seconds = 10;
+  // Features named per answer (TreeSHAP); 0: none.
+  int reasons = 3;
+  // A categorical value outside the declared levels: reject (400) or unknown_bucket (counted).
+  std::string unknown_category = "reject";
+  // Records per batch call at most.
+  int max_batch = 1000;
+  // Largest request body in bytes.
+  int64_t max_body_bytes = int64_t{4} << 20;
+  // Bearer token POST /admin/reload requires; empty: none. Env: CHURN_ADMIN_TOKEN.
+  std::string admin_token;
+  // Seconds SIGTERM waits for requests in flight.
+  double drain_seconds = 10;
+};
+
+// The deployment gates of `churn deploy` (src/flows/deploy_flow.cc computes each).
+struct DeploySettings {
+  // auc_floor: the candidate's test ROC-AUC (version metric test_auc) must be at least this.
+  double min_test_auc = 0.95;
+  // no_regression: production's ROC-AUC minus the candidate's, both on the candidate's holdout,
+  // must be at most this.
+  double max_auc_drop = 0.005;
+  // latency: the p99 of one request's scoring work (decode + encode, predict, TreeSHAP reasons)
+  // over the canary, in milliseconds, must be at most this.
+  double max_p99_ms = 5.0;
+  // Holdout rows scored by the latency and scorer gates (the holdout is cycled when smaller).
+  int canary_rows = 1000;
+  // The alias a deployment moves.
+  std::string alias = "production";
+};
+
 struct Config {
   // Holds every embedded store (offline store objects, online store, later the registry).
   // Env: CHURN_DATA_DIR. Default "./churn-data".
@@ -88,6 +135,8 @@ struct Config {
   size_t max_record_bytes = size_t{1} << 20;
   size_t max_reported_violations = 20;
   TrainSettings train;
+  ServeSettings serve;
+  DeploySettings deploy;
 
   // The object store URI after defaults: object_store or "<data_dir>/objects".
   std::string ObjectStoreUri() const;
@@ -95,6 +144,9 @@ struct Config {
   std::string RegistryUrl() const;
   // The artifact store URI after defaults: artifact_store or ObjectStoreUri().
   std::string ArtifactStoreUri() const;
+  // The prediction store URL after defaults: serve.predictions or
+  // "sqlite:<data_dir>/predictions.db".
+  std::string PredictionsUrl() const;
 };
 
 // Parses YAML text over `defaults`: keys present replace defaults, unknown keys are an error

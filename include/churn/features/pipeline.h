@@ -16,10 +16,13 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 #include "churn/data/schema.h"
 #include "churn/data/table.h"
@@ -41,6 +44,25 @@ struct EncodedFeature {
 
 // A raw record as a request carries it: column name -> text value ("" or absent = missing).
 using RawRecord = std::map<std::string, std::string, std::less<>>;
+
+// One typed input value of a record (the serving hot path parses JSON straight into these).
+struct FeatureInput {
+  // kUnknownCategory: a categorical value outside every declared level that the caller's policy
+  // maps to the unknown bucket (as a declared level unseen in training is).
+  enum class Kind { kMissing, kNumber, kText, kUnknownCategory };
+  Kind kind = Kind::kMissing;
+  double number = 0;
+  // kText: the category value; must outlive the Encode call.
+  absl::string_view text{};
+
+  static FeatureInput Missing() { return {}; }
+
+  static FeatureInput Number(double v) { return {.kind = Kind::kNumber, .number = v}; }
+
+  static FeatureInput Text(absl::string_view t) { return {.kind = Kind::kText, .text = t}; }
+
+  static FeatureInput UnknownCategory() { return {.kind = Kind::kUnknownCategory}; }
+};
 
 class FeaturePipeline {
  public:
@@ -69,12 +91,24 @@ class FeaturePipeline {
   // the unknown bucket, one never declared is an error.
   absl::StatusOr<std::vector<float>> TransformRecord(const RawRecord& record) const;
 
+  // The same from typed inputs, one per feature (index j of Features(); the entries of ratio
+  // features are ignored: they are computed from their inputs), into `out` (NumFeatures()
+  // floats). InvalidArgument naming the field for a required input that is missing, a number
+  // that is not finite, a number given for a categorical feature or text for a numeric one, or a
+  // category never declared. TransformRecord is this after parsing the text values.
+  absl::Status Encode(absl::Span<const FeatureInput> inputs, absl::Span<float> out) const;
+
  private:
   // The code of a categorical value: its fitted index, the unknown bucket for a declared level
   // unseen in training, InvalidArgument for anything else.
   absl::StatusOr<float> EncodeCategory(const EncodedFeature& f, absl::string_view value) const;
 
+  // Resolves each ratio feature's inputs to feature indices (after Fit and FromJson).
+  absl::Status Link();
+
   std::vector<EncodedFeature> features_;
+  // Per feature: for a ratio, the indices of its numerator and denominator features; else -1.
+  std::vector<std::pair<int, int>> ratio_inputs_;
   // Every level the schema declares per categorical column (to tell "unseen" from "invalid").
   std::map<std::string, std::vector<std::string>, std::less<>> declared_levels_;
   std::string schema_hash_;

@@ -12,6 +12,14 @@
 //       {.port = 8080}, [&router](const http::Request& r) { return router.Dispatch(r); }));
 //   server->Wait();
 //
+// A handler either returns its Response (Handler) or answers later through a Responder
+// (AsyncHandler), from any thread: the model server answers /predict once the prediction log has
+// made the record durable, without holding an io thread while it waits.
+//
+//   router.HandleAsync("POST", "/predict", [&](http::Request request, http::Responder respond) {
+//     queue.Push(std::move(request), std::move(respond));  // respond(response) later
+//   });
+//
 // Connections are kept alive (HTTP/1.1) or closed after one response (HTTP/1.0, or
 // "Connection: close"); pipelined requests are answered in order. The server answers bad input
 // itself and keeps serving: 400 for a malformed request or percent-escape, 413 for a body over
@@ -84,6 +92,39 @@ struct Response {
 // connections, so it must be thread-safe. It should not throw; if it does, the client gets 500.
 using Handler = std::function<Response(const Request&)>;
 
+// Sends the response to one request: call it once, from any thread (the response is written on
+// the connection's io thread). Later calls do nothing. A Responder destroyed without having been
+// called answers 500, so a request is never left without an answer. Move-only. Every Responder
+// must be called or destroyed before its Server is destroyed (it refers to the connection's io
+// thread): a component that keeps them (a queue) is drained before the server is stopped.
+class Responder {
+ public:
+  using SendFn = std::function<void(Response)>;
+
+  Responder() = default;
+
+  explicit Responder(SendFn send) : send_(std::move(send)) {}
+
+  Responder(Responder&& other) noexcept : send_(std::exchange(other.send_, nullptr)) {}
+
+  Responder& operator=(Responder&& other) noexcept;
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  ~Responder();
+
+  void operator()(Response response);
+
+  // Whether the response is still to be sent.
+  bool Pending() const { return static_cast<bool>(send_); }
+
+ private:
+  SendFn send_;
+};
+
+// Answers one request through `respond`, now or later (see Responder). Called on a server io
+// thread like a Handler; it must not block for long. If it throws, the client gets 500.
+using AsyncHandler = std::function<void(Request request, Responder respond)>;
+
 // Maps method + path to a Handler. Routes are exact paths (Handle) or path prefixes
 // (HandlePrefix, plain string prefixes: "/a" also matches "/ab"); paths are compared after
 // percent-decoding. For a request, the candidate routes are the exact route of its path, then
@@ -104,6 +145,10 @@ class Router {
   // any earlier handler for the same method and prefix.
   void HandlePrefix(absl::string_view method, absl::string_view prefix, Handler handler);
 
+  // Answers `method` requests for exactly `path` with an asynchronous handler (which Dispatch
+  // cannot call: use DispatchAsync).
+  void HandleAsync(absl::string_view method, absl::string_view path, AsyncHandler handler);
+
   // Replaces the default 404 answer ({"error": "no route for <path>"}).
   void SetNotFound(Handler handler);
 
@@ -113,12 +158,25 @@ class Router {
       std::function<Response(const Request&, const std::string& allow)> handler);
 
   // The response for `request`, as described above. Thread-safe after setup; exceptions from
-  // handlers propagate (the Server turns them into 500).
+  // handlers propagate (the Server turns them into 500). A route added with HandleAsync answers
+  // 500 here.
   Response Dispatch(const Request& request) const;
 
+  // Answers `request` through `respond`, calling asynchronous routes as they are and the others
+  // as Dispatch does. Thread-safe after setup.
+  void DispatchAsync(Request request, Responder respond) const;
+
  private:
+  struct Route {
+    Handler sync{};
+    AsyncHandler async{};
+  };
+
   // method -> handler, for one path or prefix.
-  using MethodMap = std::map<std::string, Handler, std::less<>>;
+  using MethodMap = std::map<std::string, Route, std::less<>>;
+
+  // The route answering `request`, or null with *fallback set to the 404 or 405 answer.
+  const Route* Resolve(const Request& request, Response* fallback) const;
 
   std::map<std::string, MethodMap, std::less<>> exact_;
   std::map<std::string, MethodMap, std::less<>> prefixes_;
@@ -148,6 +206,9 @@ struct ServerOptions {
   // handlers for those signals are replaced while the server runs, so without a Wait() caller
   // the signals are swallowed). Default false.
   bool stop_on_signals = false;
+  // How long Wait() lets requests in flight finish after a signal (see Server::Drain). Default
+  // 0: it stops at once.
+  absl::Duration drain_timeout = absl::ZeroDuration();
 };
 
 // A running HTTP server. Thread-safe: Port, Stop and Wait may be called from any thread.
@@ -160,6 +221,9 @@ class Server {
   // already listens there (the message names host:port and the system error).
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                        Handler handler);
+  // The same with an asynchronous handler.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                                       AsyncHandler handler);
 
   // Stop()s.
   ~Server();
@@ -176,8 +240,18 @@ class Server {
   // return; Wait(), a later Stop() from another thread or the destructor finishes the job.
   void Stop();
 
+  // Graceful stop: closes the listening sockets (new connections are refused), waits until no
+  // request is being answered (a request counts from its last byte read to its response written)
+  // or `timeout` has passed, then Stop()s. Returns the number of requests still unanswered then.
+  // Not from a handler.
+  int64_t Drain(absl::Duration timeout);
+
+  // Requests read and not yet answered (their response not yet written), across connections.
+  int64_t InFlight() const;
+
   // Blocks until Stop() has been called on another thread, or (with stop_on_signals) a SIGINT or
-  // SIGTERM arrived, in which case it Stop()s the server before returning.
+  // SIGTERM arrived, in which case it Drain()s the server (options.drain_timeout) before
+  // returning.
   void Wait();
 
  private:

@@ -1,0 +1,150 @@
+// churn serve http: the model server (serving/model_server.h) until SIGINT or SIGTERM, which
+// drain it; SIGHUP re-resolves the model reference now.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+
+#include "churn/base/logging.h"
+#include "churn/base/status_macros.h"
+#include "churn/serving/model_server.h"
+#include "churn/serving/prediction_log.h"
+
+namespace churn::cli {
+namespace {
+
+// Flags of `churn serve http`; unset ones take the config's serve section.
+struct ServeHttpFlags {
+  std::optional<std::string> model;
+  std::optional<std::string> host;
+  std::optional<int> port;
+  std::optional<int> threads;
+  std::optional<std::string> predictions;
+  std::optional<double> poll_seconds;
+  std::optional<int> reasons;
+  std::optional<std::string> unknown_category;
+  std::optional<int> max_batch;
+  bool no_log = false;
+};
+
+base::ServeSettings Merge(base::ServeSettings s, const ServeHttpFlags& f) {
+  s.model = f.model.value_or(s.model);
+  s.host = f.host.value_or(s.host);
+  s.port = f.port.value_or(s.port);
+  s.threads = f.threads.value_or(s.threads);
+  s.predictions = f.predictions.value_or(s.predictions);
+  s.poll_seconds = f.poll_seconds.value_or(s.poll_seconds);
+  s.reasons = f.reasons.value_or(s.reasons);
+  s.unknown_category = f.unknown_category.value_or(s.unknown_category);
+  s.max_batch = f.max_batch.value_or(s.max_batch);
+  return s;
+}
+
+absl::StatusOr<serving::ModelServerOptions> Options(const base::ServeSettings& s) {
+  if (s.port < 0 || s.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("serve port ", s.port, " is not a port"));
+  }
+  if (s.reasons < 0 || s.max_batch <= 0 || s.max_body_bytes <= 0 || s.poll_seconds < 0 ||
+      s.drain_seconds < 0 || s.threads < 0) {
+    return absl::InvalidArgumentError(
+        "serve: reasons, poll_seconds, drain_seconds and threads must be >= 0; max_batch and "
+        "max_body_bytes > 0");
+  }
+  CHURN_ASSIGN_OR_RETURN(serving::ModelRef ref, serving::ParseModelRef(s.model));
+  CHURN_ASSIGN_OR_RETURN(serving::UnknownCategoryPolicy policy,
+                         serving::UnknownCategoryPolicyFromString(s.unknown_category));
+  return serving::ModelServerOptions{.model = std::move(ref),
+                                     .host = s.host,
+                                     .port = static_cast<uint16_t>(s.port),
+                                     .threads = s.threads,
+                                     .max_body_bytes = static_cast<size_t>(s.max_body_bytes),
+                                     .max_batch_records = static_cast<size_t>(s.max_batch),
+                                     .unknown_category = policy,
+                                     .reasons = static_cast<size_t>(s.reasons),
+                                     .poll_interval = absl::Seconds(s.poll_seconds),
+                                     .admin_token = s.admin_token,
+                                     .drain_timeout = absl::Seconds(s.drain_seconds)};
+}
+
+absl::Status ServeHttp(const base::Config& config, const ServeHttpFlags& flags) {
+  base::ServeSettings settings = Merge(config.serve, flags);
+  CHURN_ASSIGN_OR_RETURN(serving::ModelServerOptions options, Options(settings));
+  options.log_predictions = !flags.no_log;
+  // Signals are taken by sigwait below: block them before any thread starts (threads inherit
+  // the mask), so none of them is interrupted by one.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
+  std::unique_ptr<serving::PredictionLog> log;
+  if (options.log_predictions) {
+    CHURN_ASSIGN_OR_RETURN(
+        log, serving::PredictionLog::Open({.url = config.PredictionsUrl(),
+                                           .max_queue = static_cast<size_t>(settings.max_log_queue),
+                                           .durable_fsync = settings.durable_fsync}));
+  }
+  CHURN_ASSIGN_OR_RETURN(auto server,
+                         serving::ModelServer::Start(options, registry.get(), log.get()));
+  Print(absl::StrCat("churn serving ", options.model.ToString(),
+                     server->ServingVersion() > 0
+                         ? absl::StrCat(" (version ", server->ServingVersion(), ")")
+                         : std::string(" (not resolvable yet: unready)"),
+                     " on http://", options.host, ":", server->Port(), "/predict; predictions to ",
+                     log != nullptr ? log->Describe() : "nowhere (--no-log)", "\n"));
+  std::fflush(stdout);
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      serving::RequestReload();
+      continue;
+    }
+    break;
+  }
+  const int64_t left = server->Drain();
+  base::LogInfo(absl::StrCat("model server stopped (", left,
+                             " requests unanswered at the drain "
+                             "deadline; prediction log flushed)"));
+  server.reset();
+  if (log != nullptr) {
+    log->Close();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, Context& ctx) {
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a registered model");
+  cmd->require_subcommand(1);
+  auto flags = std::make_shared<ServeHttpFlags>();
+  CLI::App* http = cmd->add_subcommand(
+      "http", "HTTP API: /predict, /predict/batch, /v2 (Open Inference Protocol), /metrics");
+  http->add_option("--model", flags->model,
+                   "NAME@ALIAS (followed) or NAME@VERSION (default serve.model: churn@production)");
+  http->add_option("--host", flags->host, "Address to bind (default 127.0.0.1)");
+  http->add_option("--port", flags->port, "Port (default 9696; 0 picks a free one)");
+  http->add_option("--threads", flags->threads, "io threads (default: one per core)");
+  http->add_option("--predictions", flags->predictions,
+                   "Prediction store URL (default sqlite:<data_dir>/predictions.db)");
+  http->add_option("--poll", flags->poll_seconds,
+                   "Seconds between model-reference checks (default 10; 0: SIGHUP only)");
+  http->add_option("--reasons", flags->reasons, "Top features per answer (default 3; 0: none)");
+  http->add_option("--unknown-category", flags->unknown_category,
+                   "reject (400) or unknown_bucket (default reject)");
+  http->add_option("--max-batch", flags->max_batch, "Records per batch call (default 1000)");
+  http->add_flag("--no-log", flags->no_log,
+                 "Do not log predictions (only to measure what the log costs)");
+  http->callback(
+      [&ctx, flags] { ctx.action = [&ctx, flags] { return ServeHttp(ctx.config, *flags); }; });
+}
+
+}  // namespace churn::cli

@@ -1,0 +1,117 @@
+#include "serving/serving_fixture.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+#include "churn/base/status_macros.h"
+#include "churn/data/csv_table.h"
+#include "churn/data/synth.h"
+#include "churn/features/feature_store.h"
+#include "churn/features/pipeline.h"
+#include "churn/model/xgboost.h"
+
+namespace churn::testing {
+
+constexpr int64_t kRows = 3000;
+
+absl::StatusOr<std::unique_ptr<ServingFixture>> ServingFixture::Create() {
+  std::unique_ptr<ServingFixture> f(new ServingFixture());
+  f->data_dir_ = f->dir_.Path().string();
+  CHURN_ASSIGN_OR_RETURN(f->registry_,
+                         registry::OpenRegistry({.url = "sqlite:" + f->data_dir_ + "/registry.db",
+                                                 .artifact_store_uri = f->data_dir_ + "/objects"}));
+  CHURN_ASSIGN_OR_RETURN(f->schema_, features::BuiltinSchema("bank_churners"));
+  CHURN_ASSIGN_OR_RETURN(f->csv_, data::GenerateSynthCsv({.rows = kRows, .seed = 7}));
+  CHURN_ASSIGN_OR_RETURN(data::ReadTableResult read,
+                         data::ReadCsvTable(f->csv_, f->schema_, data::ReadTableOptions{}));
+  f->table_ = std::move(read.table);
+  CHURN_ASSIGN_OR_RETURN(f->experiment_id_, f->registry_->CreateExperiment("serving-test", "", {}));
+  return f;
+}
+
+absl::StatusOr<TrainedPackage> ServingFixture::Train(int rounds, int depth) const {
+  CHURN_ASSIGN_OR_RETURN(const features::FeaturePipeline pipeline,
+                         features::FeaturePipeline::Fit(table_, schema_));
+  CHURN_ASSIGN_OR_RETURN(const std::vector<float> x, pipeline.Transform(table_));
+  CHURN_ASSIGN_OR_RETURN(const std::vector<float> y, features::Labels(table_, schema_));
+  const size_t cols = pipeline.NumFeatures();
+  const size_t train_rows = y.size() * 4 / 5;
+  CHURN_ASSIGN_OR_RETURN(
+      const model::DMatrix train,
+      model::DMatrix::FromDense(absl::MakeConstSpan(x).first(train_rows * cols), train_rows, cols,
+                                absl::MakeConstSpan(y).first(train_rows)));
+  CHURN_ASSIGN_OR_RETURN(
+      const model::DMatrix valid,
+      model::DMatrix::FromDense(absl::MakeConstSpan(x).subspan(train_rows * cols),
+                                y.size() - train_rows, cols,
+                                absl::MakeConstSpan(y).subspan(train_rows)));
+  CHURN_ASSIGN_OR_RETURN(
+      model::TrainResult trained,
+      model::Train({.params = {{"max_depth", absl::StrCat(depth)}, {"eta", "0.3"}},
+                    .max_rounds = rounds,
+                    .early_stopping_rounds = 0},
+                   train, valid));
+  TrainedPackage p;
+  CHURN_ASSIGN_OR_RETURN(p.model_json, trained.booster.SaveJson());
+  p.pipeline_json = pipeline.ToJson();
+  p.schema_yaml = schema_.ToYaml();
+  p.manifest_json = nlohmann::json{{"format", "churn-model/1"},
+                                   {"threshold", 0.5},
+                                   {"feature_names", pipeline.FeatureNames()}}
+                        .dump();
+  return p;
+}
+
+absl::StatusOr<int64_t> ServingFixture::Register(const TrainedPackage& package,
+                                                 const std::string& alias) {
+  CHURN_ASSIGN_OR_RETURN(const registry::Run run,
+                         registry_->CreateRun({.experiment_id = experiment_id_}));
+  const std::string& id = run.info.run_id;
+  CHURN_RETURN_IF_ERROR(
+      registry_->LogArtifact(id, "model/model.json", package.model_json).status());
+  CHURN_RETURN_IF_ERROR(
+      registry_->LogArtifact(id, "model/pipeline.json", package.pipeline_json).status());
+  CHURN_RETURN_IF_ERROR(
+      registry_->LogArtifact(id, "model/schema.yaml", package.schema_yaml).status());
+  CHURN_RETURN_IF_ERROR(
+      registry_->LogArtifact(id, "model/churn_model.json", package.manifest_json).status());
+  if (!registry_->GetRegisteredModel("churn").ok()) {
+    CHURN_RETURN_IF_ERROR(registry_->CreateRegisteredModel("churn", "", {}).status());
+  }
+  CHURN_ASSIGN_OR_RETURN(
+      const registry::ModelVersion v,
+      registry_->CreateModelVersion({.name = "churn", .source = "runs:/" + id + "/model"}));
+  if (!alias.empty()) {
+    CHURN_RETURN_IF_ERROR(registry_->SetAlias("churn", alias, v.version, "test", "test"));
+  }
+  return v.version;
+}
+
+std::string RowJson(const data::Table& table, const data::Schema& schema, size_t r,
+                    bool with_entity) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const data::Column& c : table.Columns()) {
+    const bool entity = c.spec.name == schema.entity_key;
+    if (c.spec.role != data::ColumnRole::kFeature && !(entity && with_entity)) {
+      continue;
+    }
+    const std::string key = absl::AsciiStrToLower(c.spec.name);
+    if (c.IsMissing(r)) {
+      out[key] = nullptr;
+    } else if (c.spec.type == data::ColumnType::kCategorical) {
+      out[key] = c.spec.levels[static_cast<size_t>(c.codes[r])];
+    } else if (c.spec.type == data::ColumnType::kInteger) {
+      out[key] = c.ints[r];
+    } else if (c.spec.type == data::ColumnType::kFloat) {
+      out[key] = c.floats[r];
+    } else {
+      out[key] = c.strings[r];
+    }
+  }
+  return out.dump();
+}
+
+}  // namespace churn::testing
