@@ -44,7 +44,11 @@ void AppendJsonString(absl::string_view text, std::string* out) {
   out->push_back('"');
 }
 
-void AppendJsonNumber(double v, std::string* out) {
+namespace {
+
+// std::to_chars of a float or a double: the shortest text that reads back as the same value.
+template <typename T>
+void AppendShortest(T v, std::string* out) {
   if (!std::isfinite(v)) {
     out->append("null");
     return;
@@ -54,14 +58,14 @@ void AppendJsonNumber(double v, std::string* out) {
   out->append(buffer, r.ptr);
 }
 
+}  // namespace
+
+void AppendJsonNumber(double v, std::string* out) {
+  AppendShortest(v, out);
+}
+
 void AppendJsonNumber(float v, std::string* out) {
-  if (!std::isfinite(v)) {
-    out->append("null");
-    return;
-  }
-  char buffer[32];
-  const auto r = std::to_chars(buffer, buffer + sizeof(buffer), v);
-  out->append(buffer, r.ptr);
+  AppendShortest(v, out);
 }
 
 }  // namespace churn::base

@@ -78,6 +78,7 @@ int RunCli(int argc, char** argv) {
   AddTrainCommand(app, ctx);
   AddServeCommand(app, ctx);
   AddDeployCommand(app, ctx);
+  AddSimulateCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

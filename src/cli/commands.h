@@ -39,6 +39,7 @@ void AddRegistryCommand(CLI::App& app, Context& ctx);
 void AddTrainCommand(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 void AddDeployCommand(CLI::App& app, Context& ctx);
+void AddSimulateCommand(CLI::App& app, Context& ctx);
 
 // The registry the config names (config.RegistryUrl(), config.ArtifactStoreUri()).
 absl::StatusOr<std::unique_ptr<registry::Registry>> OpenConfiguredRegistry(

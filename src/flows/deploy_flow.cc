@@ -474,35 +474,13 @@ GateResult GateNoRegression(registry::Registry* reg, const DeployInputs& in) {
 
 // --- latency --------------------------------------------------------------------------------
 
-// `n` request bodies as clients send them (lowercase field names, categories as text, missing
-// values null), cycling over the holdout's rows.
+// `n` request bodies as clients send them, cycling over the holdout's rows.
 std::vector<std::string> DeployCanaryRequests(const data::Schema& schema, const data::Table& t,
                                               size_t n) {
-  std::vector<std::pair<std::string, const data::Column*>> fields;
-  for (const data::ColumnSpec* spec : schema.Features()) {
-    if (const data::Column* col = t.Find(spec->name)) {
-      fields.emplace_back(absl::AsciiStrToLower(spec->name), col);
-    }
-  }
   std::vector<std::string> out;
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    const size_t row = i % t.NumRows();
-    nlohmann::json record = nlohmann::json::object();
-    for (const auto& [name, col] : fields) {
-      if (col->IsMissing(row)) {
-        record[name] = nullptr;
-      } else if (col->spec.type == data::ColumnType::kCategorical) {
-        record[name] = col->spec.levels[static_cast<size_t>(col->codes[row])];
-      } else if (col->spec.type == data::ColumnType::kInteger) {
-        record[name] = col->ints[row];
-      } else if (col->spec.type == data::ColumnType::kFloat) {
-        record[name] = col->floats[row];
-      } else {
-        record[name] = col->strings[row];
-      }
-    }
-    out.push_back(record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    out.push_back(serving::RecordJson(schema, t, i % t.NumRows()));
   }
   return out;
 }

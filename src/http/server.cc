@@ -162,6 +162,9 @@ struct Shared {
   AsyncHandler handler;
   // Requests read and not yet answered (Server::InFlight).
   mutable std::atomic<int64_t> in_flight{0};
+  // Set by Server::Drain: every answer from then on closes its connection, so that keep-alive
+  // clients cannot keep a draining server busy.
+  mutable std::atomic<bool> draining{false};
 };
 
 // One client connection; owned by the pending asynchronous operation's handler.
@@ -295,6 +298,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Send(Response response, bool keep_alive, bool is_head, unsigned version) {
+    keep_alive = keep_alive && !shared_->draining.load(std::memory_order_relaxed);
     // 1xx would leave the client waiting for a final response.
     const int status = response.status >= 200 && response.status <= 599 ? response.status : 500;
     response_ = {};
@@ -762,6 +766,7 @@ int64_t Server::InFlight() const {
 }
 
 int64_t Server::Drain(absl::Duration timeout) {
+  impl_->shared->draining.store(true, std::memory_order_relaxed);
   {
     absl::MutexLock stop_lock(&impl_->stop_mu);
     for (const auto& worker : impl_->workers) {

@@ -528,4 +528,33 @@ absl::Status RequestDecoder::DecodeColumns(const Columns& columns, size_t max_re
   return absl::OkStatus();
 }
 
+std::string RecordJson(const data::Schema& schema, const data::Table& table, size_t row,
+                       bool with_entity) {
+  std::string out = "{";
+  for (const data::Column& c : table.Columns()) {
+    const bool entity = with_entity && c.spec.name == schema.entity_key;
+    if (c.spec.role != data::ColumnRole::kFeature && !entity) {
+      continue;
+    }
+    if (out.size() > 1) {
+      out.push_back(',');
+    }
+    base::AppendJsonString(absl::AsciiStrToLower(c.spec.name), &out);
+    out.push_back(':');
+    if (c.IsMissing(row)) {
+      out.append("null");
+    } else if (c.spec.type == data::ColumnType::kCategorical) {
+      base::AppendJsonString(c.spec.levels[static_cast<size_t>(c.codes[row])], &out);
+    } else if (c.spec.type == data::ColumnType::kInteger) {
+      absl::StrAppend(&out, entity ? "\"" : "", c.ints[row], entity ? "\"" : "");
+    } else if (c.spec.type == data::ColumnType::kFloat) {
+      base::AppendJsonNumber(c.floats[row], &out);
+    } else {
+      base::AppendJsonString(c.strings[row], &out);
+    }
+  }
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace churn::serving

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/http_client.h"
@@ -492,6 +494,69 @@ TEST_F(ServerTest, BadStatusBecomes500) {
                                return Response::Text(1000, "x");
                              }));
   EXPECT_EQ(HttpFetch("GET", absl::StrCat("http://127.0.0.1:", server->Port(), "/")).status, 500);
+}
+
+// An asynchronous handler answers from another thread; the answer still arrives, in order with
+// the connection's other requests.
+TEST_F(ServerTest, AsyncHandlerAnswersFromAnotherThread) {
+  std::vector<std::thread> workers;
+  absl::Mutex mu;
+  CHURN_ASSERT_OK_AND_ASSIGN(
+      auto server, Server::Start({.threads = 1}, [&](Request request, Responder respond) {
+        absl::MutexLock lock(&mu);
+        workers.emplace_back(
+            [request = std::move(request), respond = std::move(respond)]() mutable {
+              std::this_thread::sleep_for(std::chrono::milliseconds(20));
+              respond(Response::Text(200, absl::StrCat("later ", request.path)));
+            });
+      }));
+  HttpConnection connection;
+  const std::string base = absl::StrCat("http://127.0.0.1:", server->Port());
+  EXPECT_EQ(connection.Fetch("GET", base + "/a").body, "later /a");
+  EXPECT_EQ(connection.Fetch("GET", base + "/b").body, "later /b");
+  EXPECT_EQ(connection.ConnectionsOpened(), 1);
+  absl::MutexLock lock(&mu);
+  for (auto& w : workers) {
+    w.join();
+  }
+}
+
+// A Responder dropped without an answer answers 500: no request is left hanging.
+TEST_F(ServerTest, DroppedResponderAnswers500) {
+  CHURN_ASSERT_OK_AND_ASSIGN(auto server,
+                             Server::Start({.threads = 1}, [](const Request&, Responder) {}));
+  const HttpResponse r = HttpFetch("GET", absl::StrCat("http://127.0.0.1:", server->Port(), "/"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_THAT(r.body, HasSubstr("dropped unanswered"));
+}
+
+// Drain lets a request in flight finish (its client gets the answer), tells keep-alive clients
+// to go, and releases the port.
+TEST_F(ServerTest, DrainFinishesRequestsInFlight) {
+  std::atomic<bool> started{false};
+  std::thread worker;
+  CHURN_ASSERT_OK_AND_ASSIGN(auto server,
+                             Server::Start({.threads = 1}, [&](const Request&, Responder respond) {
+                               started = true;
+                               worker = std::thread([respond = std::move(respond)]() mutable {
+                                 std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                                 respond(Response::Text(200, "finished"));
+                               });
+                             }));
+  const std::string url = absl::StrCat("http://127.0.0.1:", server->Port(), "/");
+  HttpResponse answer;
+  std::thread client([&] { answer = HttpFetch("GET", url); });
+  while (!started) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(server->InFlight(), 1);
+  EXPECT_EQ(server->Drain(absl::Seconds(10)), 0);
+  client.join();
+  worker.join();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "finished");
+  EXPECT_EQ(answer.Header("connection").value_or(""), "close");
+  EXPECT_EQ(HttpFetch("GET", url).status, -1);
 }
 
 }  // namespace

@@ -22,6 +22,8 @@
 
 namespace churn::model {
 namespace {
+// Its own namespace: the unity build compiles this file with xgboost_test.cc.
+namespace scorer_test {
 
 using ::churn::testing::IsOk;
 using ::churn::testing::StatusIs;
@@ -877,5 +879,6 @@ TEST_F(FixtureTest, TopReasonsOfRealContributions) {
   }
 }
 
+}  // namespace scorer_test
 }  // namespace
 }  // namespace churn::model

@@ -4,8 +4,11 @@
 // in the log.
 #include "churn/serving/model_server.h"
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -246,6 +249,85 @@ TEST_F(ModelServerTest, FeedbackIsStored) {
   EXPECT_EQ(Post("/admin/reload", "").status, 401) << "the admin token is required";
   log_->Flush();
   EXPECT_EQ(*log_->CountFeedback(), 2);
+}
+
+// `churn simulate http` sends sampled records at the rate asked and reports every answer; the
+// label never leaves it (the server logs what it was sent).
+TEST_F(ModelServerTest, SimulatorSendsAtTheRateAndReportsTheAnswers) {
+  StartServer();
+  const std::string url = Url("/predict");
+  testing::CommandResult r = testing::RunCommand(
+      {testing::ChurnBinary(), "--data-dir", fixture_->DataDir(), "simulate", "http", "--url", url,
+       "--rate", "100", "--duration", "2s", "--json", "--drift", "shift:Total_Trans_Ct=-10"},
+      {"CHURN_CONFIG=/dev/null"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json report = Json::parse(r.out);
+  const int64_t sent = report.at("sent");
+  EXPECT_GE(sent, 150);
+  EXPECT_LE(sent, 200);
+  EXPECT_EQ(report.at("statuses").at("200"), sent);
+  EXPECT_EQ(report.at("transport_errors"), 0);
+  log_->Flush();
+  EXPECT_EQ(*log_->CountPredictions(), sent);
+  auto rows = log_->ReadPredictions(0, 1);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1U);
+  EXPECT_FALSE(absl::StrContains((*rows)[0].record.inputs_json, "attrition"));
+  EXPECT_FALSE((*rows)[0].record.customer_id.empty()) << "the entity key is sent along";
+  // The reference's pace: one record per 60 s sends one record in a second.
+  r = testing::RunCommand({testing::ChurnBinary(), "simulate", "http", "--url", url, "--rate",
+                           "1/60s", "--duration", "1s", "--json"},
+                          {"CHURN_CONFIG=/dev/null"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out).at("sent"), 1);
+  r = testing::RunCommand(
+      {testing::ChurnBinary(), "simulate", "http", "--url", url, "--rate", "fast"},
+      {"CHURN_CONFIG=/dev/null"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--rate 'fast'"));
+}
+
+// The bar: /predict over every row of the real Kaggle file equals XGBoost within 1e-6.
+TEST(ModelServerBankChurnersTest, EveryRowEqualsXgboost) {
+  const std::optional<std::string> csv = testing::BankChurnersPath();
+  if (!csv) {
+    GTEST_SKIP() << testing::kNoBankChurners;
+  }
+  auto f = testing::ServingFixture::Create(*csv);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto package = (*f)->Train(150, 6);
+  ASSERT_TRUE(package.ok()) << package.status();
+  ASSERT_TRUE((*f)->Register(*package, "production").ok());
+  auto booster = model::Booster::Load(package->model_json);
+  ASSERT_TRUE(booster.ok());
+  auto pipeline = features::FeaturePipeline::FromJson(package->pipeline_json);
+  ASSERT_TRUE(pipeline.ok());
+  const data::Table& rows = (*f)->Rows();
+  ASSERT_EQ(rows.NumRows(), 10127U);
+  auto x = pipeline->Transform(rows);
+  ASSERT_TRUE(x.ok());
+  auto want = booster->PredictDense(*x, rows.NumRows(), pipeline->NumFeatures());
+  ASSERT_TRUE(want.ok());
+  auto log = PredictionLog::Open({.url = "sqlite:" + (*f)->DataDir() + "/predictions.db"});
+  ASSERT_TRUE(log.ok());
+  auto server = ModelServer::Start({.model = {.name = "churn", .alias = "production"},
+                                    .port = 0,
+                                    .poll_interval = absl::ZeroDuration()},
+                                   &(*f)->Registry(), log->get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string url = absl::StrCat("http://127.0.0.1:", (*server)->Port(), "/predict");
+  testing::HttpConnection connection;
+  double worst = 0;
+  for (size_t r = 0; r < rows.NumRows(); ++r) {
+    const testing::HttpResponse response = connection.Fetch(
+        "POST", url, testing::RowJson(rows, (*f)->Schema(), r), {"Content-Type: application/json"});
+    ASSERT_EQ(response.status, 200) << "row " << r << ": " << response.body;
+    const double p = Json::parse(response.body).at("churn_probability").get<double>();
+    worst = std::max(worst, std::abs(p - (*want)[r]));
+  }
+  EXPECT_LE(worst, 1e-6);
+  (*log)->Flush();
+  EXPECT_EQ(*(*log)->CountPredictions(), 10127);
 }
 
 // `churn serve http` as a process: after N answered requests and a SIGKILL, all N are in the log.

@@ -12,19 +12,24 @@
 #include "churn/features/feature_store.h"
 #include "churn/features/pipeline.h"
 #include "churn/model/xgboost.h"
+#include "churn/serving/request_decoder.h"
 
 namespace churn::testing {
 
 constexpr int64_t kRows = 3000;
 
-absl::StatusOr<std::unique_ptr<ServingFixture>> ServingFixture::Create() {
+absl::StatusOr<std::unique_ptr<ServingFixture>> ServingFixture::Create(const std::string& csv) {
   std::unique_ptr<ServingFixture> f(new ServingFixture());
   f->data_dir_ = f->dir_.Path().string();
   CHURN_ASSIGN_OR_RETURN(f->registry_,
                          registry::OpenRegistry({.url = "sqlite:" + f->data_dir_ + "/registry.db",
                                                  .artifact_store_uri = f->data_dir_ + "/objects"}));
   CHURN_ASSIGN_OR_RETURN(f->schema_, features::BuiltinSchema("bank_churners"));
-  CHURN_ASSIGN_OR_RETURN(f->csv_, data::GenerateSynthCsv({.rows = kRows, .seed = 7}));
+  if (csv.empty()) {
+    CHURN_ASSIGN_OR_RETURN(f->csv_, data::GenerateSynthCsv({.rows = kRows, .seed = 7}));
+  } else {
+    CHURN_ASSIGN_OR_RETURN(f->csv_, base::ReadFile(csv));
+  }
   CHURN_ASSIGN_OR_RETURN(data::ReadTableResult read,
                          data::ReadCsvTable(f->csv_, f->schema_, data::ReadTableOptions{}));
   f->table_ = std::move(read.table);
@@ -92,26 +97,7 @@ absl::StatusOr<int64_t> ServingFixture::Register(const TrainedPackage& package,
 
 std::string RowJson(const data::Table& table, const data::Schema& schema, size_t r,
                     bool with_entity) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const data::Column& c : table.Columns()) {
-    const bool entity = c.spec.name == schema.entity_key;
-    if (c.spec.role != data::ColumnRole::kFeature && !(entity && with_entity)) {
-      continue;
-    }
-    const std::string key = absl::AsciiStrToLower(c.spec.name);
-    if (c.IsMissing(r)) {
-      out[key] = nullptr;
-    } else if (c.spec.type == data::ColumnType::kCategorical) {
-      out[key] = c.spec.levels[static_cast<size_t>(c.codes[r])];
-    } else if (c.spec.type == data::ColumnType::kInteger) {
-      out[key] = c.ints[r];
-    } else if (c.spec.type == data::ColumnType::kFloat) {
-      out[key] = c.floats[r];
-    } else {
-      out[key] = c.strings[r];
-    }
-  }
-  return out.dump();
+  return serving::RecordJson(schema, table, r, with_entity);
 }
 
 }  // namespace churn::testing

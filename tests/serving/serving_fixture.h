@@ -26,8 +26,9 @@ struct TrainedPackage {
 
 class ServingFixture {
  public:
-  // Opens the registry at <dir>/registry.db with artifacts under <dir>/objects.
-  static absl::StatusOr<std::unique_ptr<ServingFixture>> Create();
+  // Opens the registry at <dir>/registry.db with artifacts under <dir>/objects; the rows are
+  // `csv` (a bank_churners file) when given, else 3,000 synthetic ones.
+  static absl::StatusOr<std::unique_ptr<ServingFixture>> Create(const std::string& csv = "");
 
   const std::string& DataDir() const { return data_dir_; }
 
@@ -59,8 +60,7 @@ class ServingFixture {
   std::string experiment_id_;
 };
 
-// Row `r` of `table` as the JSON object a client sends (lowercase names, raw values; the label
-// and the entity key left out unless `with_entity`).
+// Row `r` of `table` as the JSON object a client sends: serving::RecordJson.
 std::string RowJson(const data::Table& table, const data::Schema& schema, size_t r,
                     bool with_entity = false);
 

@@ -240,7 +240,8 @@ class Server {
   // return; Wait(), a later Stop() from another thread or the destructor finishes the job.
   void Stop();
 
-  // Graceful stop: closes the listening sockets (new connections are refused), waits until no
+  // Graceful stop: closes the listening sockets (new connections are refused), answers from
+  // then on with "Connection: close" (keep-alive clients cannot keep it busy), waits until no
   // request is being answered (a request counts from its last byte read to its response written)
   // or `timeout` has passed, then Stop()s. Returns the number of requests still unanswered then.
   // Not from a handler.

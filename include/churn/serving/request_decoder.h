@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 
 #include "churn/data/schema.h"
+#include "churn/data/table.h"
 #include "churn/features/pipeline.h"
 
 namespace churn::serving {
@@ -116,6 +117,13 @@ class RequestDecoder {
   features::FeaturePipeline pipeline_{};
   UnknownCategoryPolicy policy_ = UnknownCategoryPolicy::kReject;
 };
+
+// Row `row` of `table` as the JSON record a client sends under this contract: the schema's
+// feature columns with lowercase names, categories as their text, missing values null; the
+// entity key too when `with_entity` (its value as a string); never the target. (The deploy
+// gates' canary requests and the HTTP simulator's traffic.)
+std::string RecordJson(const data::Schema& schema, const data::Table& table, size_t row,
+                       bool with_entity = false);
 
 }  // namespace churn::serving
 
