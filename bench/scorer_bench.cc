@@ -46,6 +46,9 @@ float FeatureValue(size_t column, float z) {
 
 // Rows like the churn features, ~5% missing; labels (when wanted) from a logistic model.
 std::vector<float> MakeRows(size_t rows, size_t cols, uint32_t seed, std::vector<float>* labels) {
+  if (cols == 0) {
+    return {};
+  }
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
   std::uniform_real_distribution<float> uniform(0.0F, 1.0F);
