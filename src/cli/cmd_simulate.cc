@@ -21,6 +21,7 @@
 #include "churn/data/synth.h"
 #include "churn/features/feature_store.h"
 #include "churn/http/client.h"
+#include "churn/metrics/percentile.h"
 #include "churn/serving/request_decoder.h"
 
 namespace churn::cli {
@@ -101,15 +102,6 @@ struct SimulationReport {
   std::string last_error;
 };
 
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) {
-    return 0;
-  }
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
 std::string ReportText(const SimulationReport& r, const SimulateFlags& f) {
   std::string statuses;
   for (const auto& [status, n] : r.statuses) {
@@ -122,8 +114,10 @@ std::string ReportText(const SimulationReport& r, const SimulateFlags& f) {
       r.sent, f.url, r.seconds, r.seconds > 0 ? static_cast<double>(r.sent) / r.seconds : 0.0,
       f.rate, statuses.empty() ? "none" : statuses, r.transport_errors,
       r.last_error.empty() ? "" : absl::StrCat(" (last: ", r.last_error, ")"),
-      Percentile(r.latencies_ms, 0.5), Percentile(r.latencies_ms, 0.9),
-      Percentile(r.latencies_ms, 0.99), Percentile(r.latencies_ms, 1.0), r.behind_schedule);
+      metrics::NearestRankPercentile(r.latencies_ms, 0.5),
+      metrics::NearestRankPercentile(r.latencies_ms, 0.9),
+      metrics::NearestRankPercentile(r.latencies_ms, 0.99),
+      metrics::NearestRankPercentile(r.latencies_ms, 1.0), r.behind_schedule);
 }
 
 std::string ReportJson(const SimulationReport& r, const SimulateFlags& f) {
@@ -138,10 +132,10 @@ std::string ReportJson(const SimulationReport& r, const SimulateFlags& f) {
                         {"transport_errors", r.transport_errors},
                         {"behind_schedule", r.behind_schedule},
                         {"latency_ms",
-                         {{"p50", Percentile(r.latencies_ms, 0.5)},
-                          {"p90", Percentile(r.latencies_ms, 0.9)},
-                          {"p99", Percentile(r.latencies_ms, 0.99)},
-                          {"max", Percentile(r.latencies_ms, 1.0)}}}}
+                         {{"p50", metrics::NearestRankPercentile(r.latencies_ms, 0.5)},
+                          {"p90", metrics::NearestRankPercentile(r.latencies_ms, 0.9)},
+                          {"p99", metrics::NearestRankPercentile(r.latencies_ms, 0.99)},
+                          {"max", metrics::NearestRankPercentile(r.latencies_ms, 1.0)}}}}
              .dump(2) +
          "\n";
 }

@@ -32,6 +32,7 @@
 #include "churn/data/split.h"
 #include "churn/features/pipeline.h"
 #include "churn/metrics/classification.h"
+#include "churn/metrics/percentile.h"
 #include "churn/model/scorer.h"
 #include "churn/model/xgboost.h"
 #include "churn/serving/request_decoder.h"
@@ -491,12 +492,6 @@ double DeployThreadCpuMs() {
   return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
 }
 
-double DeployPercentile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
-  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
 // One timed pass over the canary: percentiles of each request's wall-clock time (the latency a
 // client sees) and of its thread CPU time (the work alone: on a loaded machine the two differ).
 struct DeployLatencyPass {
@@ -532,9 +527,9 @@ absl::StatusOr<DeployLatencyPass> DeployTimeRequests(const serving::RequestDecod
     sink = sink + p;
     wall.push_back(std::chrono::duration<double, std::milli>(end - start).count());
   }
-  return DeployLatencyPass{.p99_ms = DeployPercentile(wall, 0.99),
-                           .p50_ms = DeployPercentile(wall, 0.50),
-                           .cpu_p99_ms = DeployPercentile(cpu, 0.99)};
+  return DeployLatencyPass{.p99_ms = metrics::NearestRankPercentile(wall, 0.99),
+                           .p50_ms = metrics::NearestRankPercentile(wall, 0.50),
+                           .cpu_p99_ms = metrics::NearestRankPercentile(cpu, 0.99)};
 }
 
 GateResult GateLatency(const DeployInputs& in) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -156,9 +157,10 @@ class Metrics {
 
   std::string Text(const PredictionLog* log) {
     if (log != nullptr) {
-      log_depth_.Set(static_cast<double>(log->QueueDepth()));
-      log_written_.Set(static_cast<double>(log->Written()));
-      log_failures_.Set(static_cast<double>(log->Failures()));
+      const PredictionLog::Stats stats = log->GetStats();
+      log_depth_.Set(static_cast<double>(stats.queue_depth));
+      log_written_.Set(static_cast<double>(stats.written));
+      log_failures_.Set(static_cast<double>(stats.failures));
     }
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_.Collect());
@@ -229,10 +231,6 @@ absl::StatusOr<std::shared_ptr<const Loaded>> Prepare(std::shared_ptr<const Serv
   std::string model_json = ModelJson(*model);
   return std::make_shared<const Loaded>(
       Loaded{std::move(model), std::move(decoder), std::move(names), std::move(model_json)});
-}
-
-Response JsonError(int status, absl::string_view message) {
-  return Response::Error(status, message);
 }
 
 Response Unavailable(absl::string_view message) {
@@ -408,18 +406,11 @@ class ModelServerImpl final : public ModelServer {
 };
 
 void ModelServerImpl::Handle(Request request, Responder respond) {
-  static const auto* const kRoutes =
-      new absl::flat_hash_map<std::string, std::string>{{"/predict", "/predict"},
-                                                        {"/predict/batch", "/predict/batch"},
-                                                        {"/v2/health/live", "/v2/health/live"},
-                                                        {"/v2/health/ready", "/v2/health/ready"},
-                                                        {"/health", "/health"},
-                                                        {"/model", "/model"},
-                                                        {"/metrics", "/metrics"},
-                                                        {"/feedback", "/feedback"},
-                                                        {"/admin/reload", "/admin/reload"}};
-  const auto it = kRoutes->find(request.path);
-  std::string route = it != kRoutes->end()                            ? it->second
+  // The route label of the metrics: the path of a fixed route, else a bounded family name.
+  static const auto* const kRoutes = new absl::flat_hash_set<std::string>{
+      "/predict", "/predict/batch", "/v2/health/live", "/v2/health/ready", "/health",
+      "/model",   "/metrics",       "/feedback",       "/admin/reload"};
+  std::string route = kRoutes->contains(request.path)                 ? request.path
                       : absl::StartsWith(request.path, "/v2/models/") ? "/v2/models"
                                                                       : "other";
   const absl::Time start = absl::Now();
@@ -473,11 +464,12 @@ void ModelServerImpl::AddRoutes() {
   router_.Handle("POST", "/admin/reload", [this](const Request& request) {
     if (!options_.admin_token.empty() &&
         request.Header("authorization") != absl::StrCat("Bearer ", options_.admin_token)) {
-      return JsonError(401, "reload needs the admin token (Authorization: Bearer ...)");
+      return Response::Error(401, "reload needs the admin token (Authorization: Bearer ...)");
     }
     absl::StatusOr<int64_t> served = Reload();
     if (!served.ok()) {
-      return JsonError(absl::IsNotFound(served.status()) ? 404 : 409, served.status().message());
+      return Response::Error(absl::IsNotFound(served.status()) ? 404 : 409,
+                             served.status().message());
     }
     return Response::Json(200, absl::StrCat(R"({"version":)", *served, "}"));
   });
@@ -571,7 +563,7 @@ void ModelServerImpl::Predict(const Request& request, const std::shared_ptr<Resp
       batch ? loaded->decoder.DecodeBatch(request.body, options_.max_batch_records, &records)
             : loaded->decoder.DecodeOne(request.body, records.data());
   if (!decoded.ok()) {
-    (*respond)(JsonError(400, decoded.message()));
+    (*respond)(Response::Error(400, decoded.message()));
     return;
   }
   const std::optional<std::string> given = request.Header("x-request-id");
@@ -626,7 +618,7 @@ void ModelServerImpl::Infer(const Request& request, const std::shared_ptr<Respon
   if (absl::Status s = loaded->decoder.DecodeInferRequest(request.body, options_.max_batch_records,
                                                           &id, &records);
       !s.ok()) {
-    (*respond)(JsonError(400, s.message()));
+    (*respond)(Response::Error(400, s.message()));
     return;
   }
   const std::string request_id = UsableRequestId(id) ? id : ids_.Next();
@@ -663,7 +655,7 @@ void ModelServerImpl::Infer(const Request& request, const std::shared_ptr<Respon
 void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Responder>& respond) {
   const Json body = Json::parse(request.body, nullptr, false);
   if (!body.is_object()) {
-    (*respond)(JsonError(400, "feedback: expected a JSON object"));
+    (*respond)(Response::Error(400, "feedback: expected a JSON object"));
     return;
   }
   FeedbackRecord f;
@@ -675,7 +667,7 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
   f.customer_id = text("customer_id");
   const auto churned = body.find("churned");
   if (churned == body.end() || !(churned->is_number_integer() || churned->is_boolean())) {
-    (*respond)(JsonError(400, "feedback: 'churned' (0 or 1) is required"));
+    (*respond)(Response::Error(400, "feedback: 'churned' (0 or 1) is required"));
     return;
   }
   f.churned = churned->is_boolean() ? static_cast<int>(churned->get<bool>())
@@ -685,13 +677,13 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
     absl::Time t;
     std::string error;
     if (!absl::ParseTime(absl::RFC3339_full, time, &t, &error)) {
-      (*respond)(JsonError(400, absl::StrCat("feedback: 'time' is not RFC 3339: ", error)));
+      (*respond)(Response::Error(400, absl::StrCat("feedback: 'time' is not RFC 3339: ", error)));
       return;
     }
     f.time_us = absl::ToUnixMicros(t);
   }
   if (log_ == nullptr) {
-    (*respond)(JsonError(503, "no prediction store"));
+    (*respond)(Response::Error(503, "no prediction store"));
     return;
   }
   absl::Status queued = log_->AddFeedback(f, [respond](const absl::Status& logged) {
@@ -699,7 +691,7 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
                            : Unavailable(logged.message()));
   });
   if (!queued.ok()) {
-    (*respond)(absl::IsInvalidArgument(queued) ? JsonError(400, queued.message())
+    (*respond)(absl::IsInvalidArgument(queued) ? Response::Error(400, queued.message())
                                                : Unavailable(queued.message()));
   }
 }
@@ -707,7 +699,8 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
 Response ModelServerImpl::ModelInfo() const {
   const std::shared_ptr<const Loaded> loaded = Current();
   if (loaded == nullptr) {
-    return JsonError(503, absl::StrCat("no model loaded yet for ", options_.model.ToString()));
+    return Response::Error(503,
+                           absl::StrCat("no model loaded yet for ", options_.model.ToString()));
   }
   const ServedModel& m = *loaded->model;
   Json metrics = Json::object();
@@ -738,7 +731,8 @@ Response ModelServerImpl::ModelInfo() const {
 Response ModelServerImpl::V2Metadata() const {
   const std::shared_ptr<const Loaded> loaded = Current();
   if (loaded == nullptr) {
-    return JsonError(503, absl::StrCat("no model loaded yet for ", options_.model.ToString()));
+    return Response::Error(503,
+                           absl::StrCat("no model loaded yet for ", options_.model.ToString()));
   }
   Json inputs = Json::array();
   for (size_t f = 0; f < loaded->decoder.Fields().size(); ++f) {

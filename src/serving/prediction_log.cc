@@ -123,24 +123,12 @@ class SqlPredictionLog final : public PredictionLog {
     writer_.join();
   }
 
-  size_t QueueDepth() const override {
+  Stats GetStats() const override {
     absl::MutexLock lock(&mu_);
-    return queued_records_;
-  }
-
-  int64_t Written() const override {
-    absl::MutexLock lock(&mu_);
-    return written_;
-  }
-
-  int64_t Failures() const override {
-    absl::MutexLock lock(&mu_);
-    return failures_;
-  }
-
-  int64_t Commits() const override {
-    absl::MutexLock lock(&mu_);
-    return commits_;
+    return {.queue_depth = queued_records_,
+            .written = written_,
+            .failures = failures_,
+            .commits = commits_};
   }
 
   absl::StatusOr<std::vector<Row>> ReadPredictions(int64_t after_id, size_t limit) override {

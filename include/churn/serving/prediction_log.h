@@ -90,11 +90,14 @@ class PredictionLog {
   // Writes what is queued, then stops the writer; later Appends fail. Idempotent.
   virtual void Close() = 0;
 
-  // Records waiting; records committed; records whose transaction failed; transactions.
-  virtual size_t QueueDepth() const = 0;
-  virtual int64_t Written() const = 0;
-  virtual int64_t Failures() const = 0;
-  virtual int64_t Commits() const = 0;
+  struct Stats {
+    size_t queue_depth = 0;  // records waiting
+    int64_t written = 0;     // records committed
+    int64_t failures = 0;    // records whose transaction failed
+    int64_t commits = 0;     // transactions committed
+  };
+
+  virtual Stats GetStats() const = 0;
 
   // Reading (tests, monitoring, reports): predictions with id > after_id, oldest first.
   struct Row {
