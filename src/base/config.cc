@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
 
@@ -126,6 +127,7 @@ const std::map<std::string, Setter>& ServeKeys() {
       {"port", ServeField("serve.port", &S::port)},
       {"threads", ServeField("serve.threads", &S::threads)},
       {"predictions", ServeField("serve.predictions", &S::predictions)},
+      {"journal_dir", ServeField("serve.journal_dir", &S::journal_dir)},
       {"durable_fsync", ServeField("serve.durable_fsync", &S::durable_fsync)},
       {"max_log_queue", ServeField("serve.max_log_queue", &S::max_log_queue)},
       {"poll_seconds", ServeField("serve.poll_seconds", &S::poll_seconds)},
@@ -239,6 +241,13 @@ std::string Config::RegistryUrl() const {
 
 std::string Config::ArtifactStoreUri() const {
   return artifact_store.empty() ? ObjectStoreUri() : artifact_store;
+}
+
+std::string Config::PredictionJournalDir() const {
+  if (!serve.journal_dir.empty() || absl::StartsWith(PredictionsUrl(), "sqlite:")) {
+    return serve.journal_dir;  // empty: the log's own default, beside the SQLite file
+  }
+  return (std::filesystem::path(data_dir) / "predictions.journal").string();
 }
 
 std::string Config::PredictionsUrl() const {

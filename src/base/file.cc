@@ -16,24 +16,6 @@
 namespace churn::base {
 namespace {
 
-absl::Status ErrnoStatus(absl::string_view what, const std::filesystem::path& path, int err) {
-  const std::string message = absl::StrCat(what, " ", path.string(), ": ",
-                                           std::error_code(err, std::generic_category()).message());
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case ENOSPC:
-      return absl::ResourceExhaustedError(message);
-    case EISDIR:
-      return absl::InvalidArgumentError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
 // Closes a file descriptor when it goes out of scope.
 class Fd {
  public:
@@ -57,6 +39,24 @@ class Fd {
 };
 
 }  // namespace
+
+absl::Status ErrnoStatus(absl::string_view what, const std::filesystem::path& path, int err) {
+  const std::string message = absl::StrCat(what, " ", path.string(), ": ",
+                                           std::error_code(err, std::generic_category()).message());
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    case ENOSPC:
+      return absl::ResourceExhaustedError(message);
+    case EISDIR:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
 
 absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
   const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -71,8 +71,10 @@ absl::StatusOr<serving::ModelServerOptions> Options(const base::ServeSettings& s
                                      .drain_timeout = absl::Seconds(s.drain_seconds)};
 }
 
-absl::Status ServeHttp(const base::Config& config, const ServeHttpFlags& flags) {
-  base::ServeSettings settings = Merge(config.serve, flags);
+absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
+  // The flags replace the config's serve settings everywhere below (PredictionsUrl included).
+  config.serve = Merge(config.serve, flags);
+  const base::ServeSettings& settings = config.serve;
   CHURN_ASSIGN_OR_RETURN(serving::ModelServerOptions options, Options(settings));
   options.log_predictions = !flags.no_log;
   // Signals are taken by sigwait below: block them before any thread starts (threads inherit
@@ -89,7 +91,8 @@ absl::Status ServeHttp(const base::Config& config, const ServeHttpFlags& flags) 
     CHURN_ASSIGN_OR_RETURN(
         log, serving::PredictionLog::Open({.url = config.PredictionsUrl(),
                                            .max_queue = static_cast<size_t>(settings.max_log_queue),
-                                           .durable_fsync = settings.durable_fsync}));
+                                           .durable_fsync = settings.durable_fsync,
+                                           .journal_dir = config.PredictionJournalDir()}));
   }
   CHURN_ASSIGN_OR_RETURN(auto server,
                          serving::ModelServer::Start(options, registry.get(), log.get()));

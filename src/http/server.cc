@@ -21,7 +21,10 @@
 #include <limits>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -167,11 +170,61 @@ struct Shared {
   mutable std::atomic<bool> draining{false};
 };
 
+// Answers handed to one io thread from other threads (an async handler answering from a worker
+// thread: the prediction log's writer answers a whole group commit at once). The first answer
+// into an empty mailbox posts one drain to the io_context; the ones arriving before it runs
+// join it. One wake-up of the io thread per batch instead of one per answer: the wake-ups
+// (an eventfd write and an epoll_ctl each) were a third of the writer thread's time.
+class Mailbox : public std::enable_shared_from_this<Mailbox> {
+ public:
+  explicit Mailbox(net::io_context& context) : context_(context) {}
+
+  // Whether the caller runs on this mailbox's io thread.
+  bool OnItsThread() const { return tls_mailbox == this; }
+
+  // Marks the calling thread as this mailbox's io thread.
+  void Adopt() const { tls_mailbox = this; }
+
+  // Runs `fn` on the io thread, after the functions delivered before it. Thread-safe.
+  void Deliver(absl::AnyInvocable<void() &&> fn) {
+    bool wake = false;
+    {
+      absl::MutexLock lock(&mu_);
+      wake = pending_.empty();
+      pending_.push_back(std::move(fn));
+    }
+    if (wake) {
+      net::post(context_, [self = shared_from_this()] { self->Drain(); });
+    }
+  }
+
+ private:
+  void Drain() {
+    std::vector<absl::AnyInvocable<void() &&>> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      batch.swap(pending_);
+    }
+    for (auto& fn : batch) {
+      std::move(fn)();
+    }
+  }
+
+  static thread_local const Mailbox* tls_mailbox;
+
+  net::io_context& context_;
+  absl::Mutex mu_;
+  std::vector<absl::AnyInvocable<void() &&>> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+thread_local const Mailbox* Mailbox::tls_mailbox = nullptr;
+
 // One client connection; owned by the pending asynchronous operation's handler.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Tcp::socket socket, std::shared_ptr<const Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+  Connection(Tcp::socket socket, std::shared_ptr<const Shared> shared,
+             std::weak_ptr<Mailbox> mailbox)
+      : stream_(std::move(socket)), shared_(std::move(shared)), mailbox_(std::move(mailbox)) {
     boost::system::error_code ec;
     const Tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -260,11 +313,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     answering_ = true;
     // The handler may answer on another thread; the write always happens on this one.
     Responder respond([self = shared_from_this(), keep_alive, is_head, version](Response r) {
-      Connection* connection = self.get();
-      net::dispatch(connection->stream_.get_executor(),
-                    [self, r = std::move(r), keep_alive, is_head, version]() mutable {
-                      self->Send(std::move(r), keep_alive, is_head, version);
-                    });
+      const std::shared_ptr<Mailbox> mailbox = self->mailbox_.lock();
+      if (mailbox == nullptr) {
+        return;  // The server is gone.
+      }
+      if (mailbox->OnItsThread()) {
+        self->Send(std::move(r), keep_alive, is_head, version);
+        return;
+      }
+      mailbox->Deliver([self, r = std::move(r), keep_alive, is_head, version]() mutable {
+        self->Send(std::move(r), keep_alive, is_head, version);
+      });
     });
     Answer(std::move(message), std::move(respond));
   }
@@ -360,6 +419,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::tcp_stream stream_;
   std::shared_ptr<const Shared> shared_;
+  // Weak: a Mailbox holds answers that hold connections; and an answer given after the server
+  // is gone (its io threads joined) has nowhere to go.
+  std::weak_ptr<Mailbox> mailbox_;
   std::string remote_address_;
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
@@ -429,6 +491,7 @@ class Worker {
  private:
   void Run() {
     tls_server = shared_.get();
+    mailbox_->Adopt();
     for (;;) {
       try {
         context_.run();
@@ -451,13 +514,14 @@ class Worker {
         retry_timer_.async_wait([this](beast::error_code) { Accept(); });
         return;
       }
-      std::make_shared<Connection>(std::move(socket), shared_)->Start();
+      std::make_shared<Connection>(std::move(socket), shared_, mailbox_)->Start();
       Accept();
     });
   }
 
   std::shared_ptr<const Shared> shared_;
   net::io_context context_{1};
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>(context_);
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(context_);
   Tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;

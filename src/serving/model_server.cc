@@ -93,12 +93,23 @@ class Metrics {
                        .Add({})),
         log_written_(prometheus::BuildGauge()
                          .Name("churn_prediction_log_written")
-                         .Help("Records committed to the prediction log since start")
+                         .Help("Records in the prediction log's journal since start (answered)")
+                         .Register(registry_)
+                         .Add({})),
+        log_loaded_(
+            prometheus::BuildGauge()
+                .Name("churn_prediction_log_loaded")
+                .Help("Records loaded from the journal into the prediction store since start")
+                .Register(registry_)
+                .Add({})),
+        log_backlog_(prometheus::BuildGauge()
+                         .Name("churn_prediction_log_backlog_bytes")
+                         .Help("Journal bytes not loaded into the prediction store yet")
                          .Register(registry_)
                          .Add({})),
         log_failures_(prometheus::BuildGauge()
                           .Name("churn_prediction_log_failures")
-                          .Help("Records whose prediction-log transaction failed since start")
+                          .Help("Records whose prediction-log journal write failed since start")
                           .Register(registry_)
                           .Add({})),
         score_0_(predictions_.Add({{"label", "0"}})),
@@ -161,6 +172,8 @@ class Metrics {
       log_depth_.Set(static_cast<double>(stats.queue_depth));
       log_written_.Set(static_cast<double>(stats.written));
       log_failures_.Set(static_cast<double>(stats.failures));
+      log_loaded_.Set(static_cast<double>(stats.loaded));
+      log_backlog_.Set(static_cast<double>(stats.backlog_bytes));
     }
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_.Collect());
@@ -178,6 +191,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& unknown_;
   prometheus::Gauge& log_depth_;
   prometheus::Gauge& log_written_;
+  prometheus::Gauge& log_loaded_;
+  prometheus::Gauge& log_backlog_;
   prometheus::Gauge& log_failures_;
   prometheus::Counter& score_0_;
   prometheus::Counter& score_1_;

@@ -82,6 +82,7 @@ TEST(Config, ShippedChurnYamlEqualsBuiltInDefaults) {
   EXPECT_EQ(c.serve.threads, d.serve.threads);
   EXPECT_EQ(c.serve.predictions, d.serve.predictions);
   EXPECT_EQ(c.serve.durable_fsync, d.serve.durable_fsync);
+  EXPECT_EQ(c.serve.journal_dir, d.serve.journal_dir);
   EXPECT_EQ(c.serve.max_log_queue, d.serve.max_log_queue);
   EXPECT_EQ(c.serve.poll_seconds, d.serve.poll_seconds);
   EXPECT_EQ(c.serve.reasons, d.serve.reasons);

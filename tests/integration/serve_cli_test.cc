@@ -140,5 +140,38 @@ TEST_F(ServeCliTest, DeployUnderLoadFailsNoRequest) {
   EXPECT_EQ(versions, (std::set<int64_t>{1, 2}));
 }
 
+// --predictions (like every serve flag) overrides the config: the log goes where it says.
+TEST_F(ServeCliTest, PredictionsFlagChoosesTheStore) {
+  const std::string elsewhere = (dir_.Path() / "elsewhere.db").string();
+  auto server = testing::ChildProcess::Start(
+      {testing::ChurnBinary(), "--data-dir", DataDir(), "serve", "http", "--port", "0", "--poll",
+       "0", "--predictions", "sqlite:" + elsewhere},
+      {"CHURN_CONFIG=" + Config()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto line = (*server)->ReadLine(absl::Seconds(60));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_NE(line->find("predictions to sqlite:" + elsewhere), std::string::npos) << *line;
+  const size_t at = line->find("http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << *line;
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(line->substr(at + 17, line->find('/', at + 17) - at - 17), &port));
+  const testing::HttpResponse answer = testing::HttpFetch(
+      "POST", absl::StrCat("http://127.0.0.1:", port, "/predict"),
+      R"({"customer_age":45,"gender":"M","dependent_count":3,"education_level":"Graduate",)"
+      R"("marital_status":"Married","income_category":"$60K - $80K","card_category":"Blue",)"
+      R"("months_on_book":39,"total_relationship_count":5,"months_inactive_12_mon":1,)"
+      R"("contacts_count_12_mon":3,"credit_limit":12691.0,"total_revolving_bal":777,)"
+      R"("avg_open_to_buy":11914.0,"total_amt_chng_q4_q1":1.335,"total_trans_amt":1144,)"
+      R"("total_trans_ct":42,"total_ct_chng_q4_q1":1.625,"avg_utilization_ratio":0.061})",
+      {"Content-Type: application/json"});
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  (*server)->Signal(SIGTERM);
+  EXPECT_EQ((*server)->Wait(absl::Seconds(30)), 0);
+  auto log = serving::PredictionLog::Open({.url = "sqlite:" + elsewhere});
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_THAT((*log)->CountPredictions(), ::churn::testing::IsOkAndHolds(1));
+  EXPECT_FALSE(std::filesystem::exists(DataDir() + "/predictions.db"));
+}
+
 }  // namespace
 }  // namespace churn

@@ -1,9 +1,12 @@
-// The prediction log: group commit, callbacks after the commit, push-back when full, and the same
+// The prediction log: group commit into the journal, callbacks after the journal write, the
+// loader into the store, recovery of what a killed log left, push-back when full, and the same
 // behaviour on SQLite and (with CHURN_TEST_POSTGRES_URL) PostgreSQL.
 #include "churn/serving/prediction_log.h"
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "registry/sql_db.h"
+#include "serving/prediction_journal.h"
 #include "testing/test_env.h"
 
 #include "churn/base/file.h"
@@ -32,19 +37,29 @@ PredictionRecord Record(int i) {
           .latency_us = 12};
 }
 
-std::vector<std::string> Urls(const base::TempDir& dir) {
-  std::vector<std::string> urls = {"sqlite:" + (dir.Path() / "p.db").string()};
+// SQLite with its default journal beside the file; PostgreSQL (when given) with one in `dir`.
+std::vector<PredictionLogOptions> Stores(const base::TempDir& dir) {
+  std::vector<PredictionLogOptions> stores = {{.url = "sqlite:" + (dir.Path() / "p.db").string()}};
   const char* pg = std::getenv("CHURN_TEST_POSTGRES_URL");  // NOLINT(concurrency-mt-unsafe)
   if (pg != nullptr && *pg != '\0') {
-    urls.emplace_back(pg);
+    stores.push_back({.url = pg, .journal_dir = (dir.Path() / "pg.journal").string()});
   }
-  return urls;
+  return stores;
 }
 
-TEST(PredictionLog, EveryCallbackComesAfterItsRecordIsCommitted) {
+size_t JournalFiles(const std::filesystem::path& dir) {
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    n += entry.path().extension() == ".journal" ? 1 : 0;
+  }
+  return n;
+}
+
+TEST(PredictionLog, EveryCallbackComesAfterItsRecordIsJournaledAndFlushLoadsThem) {
   base::TempDir dir;
-  for (const std::string& url : Urls(dir)) {
-    auto log = PredictionLog::Open({.url = url});
+  for (const PredictionLogOptions& store : Stores(dir)) {
+    const std::string& url = store.url;
+    auto log = PredictionLog::Open(store);
     ASSERT_TRUE(log.ok()) << log.status();
     auto before = (*log)->CountPredictions();
     ASSERT_TRUE(before.ok()) << before.status();
@@ -74,7 +89,10 @@ TEST(PredictionLog, EveryCallbackComesAfterItsRecordIsCommitted) {
     EXPECT_EQ(*(*log)->CountPredictions(), *before + int64_t{kThreads} * kPerThread);
     const PredictionLog::Stats stats = (*log)->GetStats();
     EXPECT_EQ(stats.written, kThreads * kPerThread);
-    EXPECT_LT(stats.commits, kThreads * kPerThread) << "records should share transactions";
+    EXPECT_EQ(stats.loaded, kThreads * kPerThread);
+    EXPECT_EQ(stats.backlog_bytes, 0U);
+    EXPECT_LT(stats.journal_writes, kThreads * kPerThread) << "records should share writes";
+    EXPECT_LE(stats.commits, stats.journal_writes) << "a load gathers one or more writes";
     auto rows = (*log)->ReadPredictions(0, 1 << 20);
     ASSERT_TRUE(rows.ok());
     bool found = false;
@@ -140,6 +158,146 @@ TEST(PredictionLog, BadUrlsAreRefused) {
               StatusIs(absl::StatusCode::kInvalidArgument, "prediction store URL"));
   EXPECT_THAT(PredictionLog::Open({.url = ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, "empty"));
+  EXPECT_THAT(PredictionLog::Open({.url = "sqlite::memory:", .segment_bytes = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "segment_bytes"));
+}
+
+// Close loads everything and leaves no journal behind; segments roll over at segment_bytes and
+// each is deleted once loaded.
+TEST(PredictionLog, SegmentsRollOverAndAreDeletedOnceLoaded) {
+  base::TempDir dir;
+  const std::string db = (dir.Path() / "p.db").string();
+  auto log = PredictionLog::Open({.url = "sqlite:" + db, .segment_bytes = 4096});
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE((*log)->Append({Record(i)}, nullptr).ok());
+  }
+  (*log)->Flush();
+  EXPECT_EQ(*(*log)->CountPredictions(), 500);
+  EXPECT_LE(JournalFiles(db + ".journal"), 1U) << "loaded sealed segments are deleted";
+  (*log)->Close();
+  EXPECT_EQ(JournalFiles(db + ".journal"), 0U);
+}
+
+// What a log acknowledged but had not loaded when its process died is loaded by the next Open,
+// from where the store says the segment stopped: nothing lost, nothing twice. A segment still
+// locked by a live log is left alone, and an entry cut short at the end (never acknowledged) is
+// dropped.
+TEST(PredictionLog, OpenRecoversOrphanedSegmentsExactlyOnce) {
+  base::TempDir dir;
+  const std::string db = (dir.Path() / "p.db").string();
+  const std::filesystem::path journal = db + ".journal";
+  // A dead log's segment: 30 records, of which the store has the first 10, and half an entry.
+  {
+    auto setup = PredictionLog::Open({.url = "sqlite:" + db});
+    ASSERT_TRUE(setup.ok()) << setup.status();
+    std::vector<PredictionRecord> first(10);
+    for (int i = 0; i < 10; ++i) {
+      first[i] = Record(i);
+    }
+    ASSERT_TRUE((*setup)->Append(first, nullptr).ok());
+    (*setup)->Close();
+  }
+  std::string bytes;
+  for (int i = 0; i < 30; ++i) {
+    internal::AppendJournalEntry(Record(i), &bytes);
+  }
+  const size_t loaded_part = [] {
+    std::string ten;
+    for (int i = 0; i < 10; ++i) {
+      internal::AppendJournalEntry(Record(i), &ten);
+    }
+    return ten.size();
+  }();
+  std::string extra;
+  internal::AppendJournalEntry(Record(99), &extra);
+  bytes += extra.substr(0, extra.size() / 2);
+  ASSERT_THAT(base::WriteFileAtomic(journal / "1-dead-1.journal", bytes), testing::IsOk());
+  {
+    auto state = registry::internal::OpenSqlDb("sqlite:" + db, 1000, "test");
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE((*state)
+                    ->Query("INSERT INTO prediction_journal (segment, loaded_bytes) VALUES (?, ?)",
+                            {std::string("1-dead-1.journal"), static_cast<int64_t>(loaded_part)})
+                    .ok());
+  }
+  // A live log's segment is not touched by another Open.
+  auto live = PredictionLog::Open({.url = "sqlite:" + db});
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(*(*live)->CountPredictions(), 30) << "10 loaded before + the 20 recovered";
+  EXPECT_FALSE(std::filesystem::exists(journal / "1-dead-1.journal"));
+  ASSERT_TRUE((*live)->Append({Record(100)}, nullptr).ok());
+  auto other = PredictionLog::Open({.url = "sqlite:" + db});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(JournalFiles(journal), 2U) << "each live log has its own segment";
+  (*other)->Close();
+  (*live)->Close();
+  auto check = PredictionLog::Open({.url = "sqlite:" + db});
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(*(*check)->CountPredictions(), 31);
+  auto rows = (*check)->ReadPredictions(0, 100);
+  ASSERT_TRUE(rows.ok());
+  std::set<std::string> ids;
+  for (const auto& row : *rows) {
+    ids.insert(row.record.request_id);
+  }
+  EXPECT_EQ(ids.size(), 31U) << "no record loaded twice";
+  EXPECT_EQ(ids.count("r99"), 0U) << "the half entry was never acknowledged";
+}
+
+// A corrupt segment loads up to the damage, is kept aside for inspection, and the log opens.
+TEST(PredictionLog, ACorruptOrphanIsLoadedUpToTheDamageAndKept) {
+  base::TempDir dir;
+  const std::string db = (dir.Path() / "p.db").string();
+  const std::filesystem::path journal = db + ".journal";
+  ASSERT_THAT(base::MakeDirs(journal), testing::IsOk());
+  std::string bytes;
+  internal::AppendJournalEntry(Record(1), &bytes);
+  internal::AppendJournalEntry(Record(2), &bytes);
+  std::string bad;
+  internal::AppendJournalEntry(Record(3), &bad);
+  bad[4] = 'X';  // the kind byte
+  bytes += bad;
+  internal::AppendJournalEntry(Record(4), &bytes);
+  ASSERT_THAT(base::WriteFileAtomic(journal / "1-dead-1.journal", bytes), testing::IsOk());
+  auto log = PredictionLog::Open({.url = "sqlite:" + db});
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(*(*log)->CountPredictions(), 2);
+  EXPECT_TRUE(std::filesystem::exists(journal / "1-dead-1.journal.corrupt"));
+}
+
+TEST(PredictionJournal, DecodesWhatItEncodesAndStopsAtAPartialEntry) {
+  const PredictionRecord p = Record(7);
+  const FeedbackRecord f{.customer_id = "c9", .churned = 1, .time_us = 5};
+  std::string bytes;
+  internal::AppendJournalEntry(p, &bytes);
+  internal::AppendJournalEntry(f, &bytes);
+  const size_t whole = bytes.size();
+  internal::AppendJournalEntry(p, &bytes);
+  bytes.resize(bytes.size() - 3);
+  std::vector<internal::JournalEntry> out;
+  EXPECT_THAT(internal::DecodeJournal(bytes, &out), testing::IsOkAndHolds(whole));
+  ASSERT_EQ(out.size(), 2U);
+  const auto& q = std::get<PredictionRecord>(out[0]);
+  EXPECT_EQ(q.request_id, p.request_id);
+  EXPECT_EQ(q.time_us, p.time_us);
+  EXPECT_EQ(q.probability, p.probability);
+  EXPECT_EQ(q.label, p.label);
+  EXPECT_EQ(q.inputs_json, p.inputs_json);
+  EXPECT_EQ(q.customer_id, p.customer_id);
+  EXPECT_EQ(std::get<FeedbackRecord>(out[1]).customer_id, "c9");
+  EXPECT_EQ(std::get<FeedbackRecord>(out[1]).churned, 1);
+  // A length beyond the limit or a label that is not 0/1 is DataLoss, never a crash.
+  std::string huge = bytes.substr(0, whole);
+  huge += std::string("\xff\xff\xff\xff", 4);
+  out.clear();
+  EXPECT_THAT(internal::DecodeJournal(huge, &out),
+              StatusIs(absl::StatusCode::kDataLoss, "has length"));
+  EXPECT_EQ(out.size(), 2U);
+  std::string bad_label;
+  internal::AppendJournalEntry(PredictionRecord{.label = 2}, &bad_label);
+  EXPECT_THAT(internal::DecodeJournal(bad_label, &out),
+              StatusIs(absl::StatusCode::kDataLoss, "malformed"));
 }
 
 }  // namespace

@@ -65,7 +65,10 @@ struct ServeSettings {
   // The prediction store: empty means SQLite at "<data_dir>/predictions.db"; or sqlite:PATH, or
   // postgresql://... Env: CHURN_PREDICTIONS_URL.
   std::string predictions;
-  // Every prediction-log transaction fsynced (survives power loss, not only a crash).
+  // The prediction log's journal directory; empty: beside a SQLite store ("<path>.journal"),
+  // or "<data_dir>/predictions.journal" for PostgreSQL.
+  std::string journal_dir;
+  // Every prediction-journal write fdatasynced (survives power loss, not only a crash).
   bool durable_fsync = false;
   // Records waiting for the prediction log at most; beyond, requests get 503.
   int64_t max_log_queue = 100000;
@@ -147,6 +150,10 @@ struct Config {
   // The prediction store URL after defaults: serve.predictions or
   // "sqlite:<data_dir>/predictions.db".
   std::string PredictionsUrl() const;
+  // The prediction log's journal directory after defaults: serve.journal_dir; else empty for a
+  // SQLite store (PredictionLog's default, beside the file), "<data_dir>/predictions.journal"
+  // for PostgreSQL.
+  std::string PredictionJournalDir() const;
 };
 
 // Parses YAML text over `defaults`: keys present replace defaults, unknown keys are an error

@@ -23,6 +23,11 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path);
 // readers see either the old or the new content, never a part. Creates missing parent folders.
 absl::Status WriteFileAtomic(const std::filesystem::path& path, absl::string_view bytes);
 
+// The status for a failed system call on `path`: "<what> <path>: <strerror(err)>", coded by errno
+// (NotFound, PermissionDenied, ResourceExhausted for a full disk, InvalidArgument for a
+// directory, Internal otherwise).
+absl::Status ErrnoStatus(absl::string_view what, const std::filesystem::path& path, int err);
+
 // Creates `dir` and its parents when missing. OK when it exists already.
 absl::Status MakeDirs(const std::filesystem::path& dir);
 

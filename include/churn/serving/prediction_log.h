@@ -5,19 +5,34 @@
 // database of their own, apart from the registry, so serving writes never contend with registry
 // reads: SQLite (WAL) by default, PostgreSQL by URL.
 //
-// Writes are batched off the request path by one writer thread (group commit): Append queues a
-// record with a callback; the writer takes everything queued, inserts it in one transaction and,
-// once the transaction has committed, calls each record's callback. The model server answers a
-// request from that callback, so a prediction whose answer was sent is already committed: it
-// survives a SIGKILL of the server (SQLite in WAL mode has written it to the WAL file before the
-// commit returns; PostgreSQL has it on the server). With synchronous=FULL (`durable_fsync`) it
-// also survives a power cut, at the cost of an fsync per group.
+// A record takes two steps, both off the request path:
+// 1. The journal (durability). One writer thread takes everything queued and appends it to a
+//    segment file of the log's journal directory with one write (group commit), then calls each
+//    record's callback. The model server answers a request from that callback, so a prediction
+//    whose answer was sent is in the journal: it survives a SIGKILL of the server (the kernel
+//    has the bytes); with `durable_fsync` (an fdatasync per group) also a power cut.
+// 2. The store (queries). A loader thread reads the journal and inserts it into the SQL store in
+//    large transactions (about 4 MiB of records, or what `load_delay` gathered), recording in
+//    the same transaction how far each segment is loaded; a loaded segment is deleted. Records
+//    are queryable within about `load_delay`, and at once after Flush.
+// Why not insert on the request path: an answer must wait for its record, so a transaction can
+// only hold the requests in flight (64 for 64 connections), and small SQLite transactions cost
+// ~15 µs of writer CPU a record, as much as the whole rest of the request; a journal write costs
+// one system call per group, and large transactions a fraction per record (ADR 0006).
 //
-// When the writer cannot keep up, the queue fills to `max_queue` records and Append refuses
-// (ResourceExhausted: the server answers 503 with Retry-After) instead of dropping anything.
-// A failed transaction is retried; if it still fails, its callbacks get the error (the server
-// answers 503) and the failure is counted. The destructor (and Close) writes what is queued.
-// Thread-safe.
+// Recovery: each log holds an exclusive lock on its own segment files. Open loads, before it
+// returns, every segment in the directory that nobody holds (a killed server's, or one whose
+// store was down at Close) from where the store says it stopped, so after Open everything ever
+// acknowledged is in the store. An entry cut short by a kill was never acknowledged and is
+// dropped.
+//
+// Push-back, never loss: when the writer falls behind, the queue fills to `max_queue` records;
+// when the store falls behind (or is down), the journal backlog grows to `max_backlog_bytes`;
+// past either, Append refuses (ResourceExhausted: the server answers 503 with Retry-After). A
+// failed journal write is retried, then its callbacks get the error (503) and it is counted. A
+// failed load is retried with back-off while the journal keeps the records. Close (and the
+// destructor) writes what is queued and loads the journal; if the store stays unreachable, the
+// journal is left for the next Open. Thread-safe.
 #ifndef CHURN_SERVING_PREDICTION_LOG_H_
 #define CHURN_SERVING_PREDICTION_LOG_H_
 
@@ -61,19 +76,32 @@ struct PredictionLogOptions {
   std::string url{};
   // Records waiting at most; beyond, Append refuses.
   size_t max_queue = 100000;
-  // Records per transaction at most.
+  // Records per journal write at most.
   size_t max_batch = 8192;
-  // SQLite: synchronous=FULL (survives power loss) instead of NORMAL (survives a crash).
+  // fdatasync the journal after every write: a record acknowledged survives a power cut, not
+  // only a crash of the process.
   bool durable_fsync = false;
+  // Where the journal's segment files live. Empty: beside a SQLite store ("<path>.journal");
+  // required with PostgreSQL. Several logs (processes) may share one directory and one store.
+  std::string journal_dir{};
+  // A segment file is closed for a new one past this size.
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  // Journal bytes not yet in the store at most; beyond, Append refuses (the store is down or
+  // slower than the traffic).
+  uint64_t max_backlog_bytes = uint64_t{1} << 30;
+  // How long the loader gathers journal bytes into one transaction.
+  absl::Duration load_delay = absl::Milliseconds(50);
 };
 
-// Called on the writer thread once the record is committed (OK) or has failed (the error).
+// Called on the writer thread once the record is in the journal (OK) or has failed (the error).
 using LoggedCallback = std::function<void(const absl::Status&)>;
 
 class PredictionLog {
  public:
-  // Opens (creating the tables) and starts the writer. InvalidArgument for a bad URL,
-  // Unavailable when the database cannot be opened or reached.
+  // Opens the store (creating the tables) and the journal directory, loads what earlier logs
+  // left in it (see Recovery above) and starts the threads. InvalidArgument for a bad URL or a
+  // PostgreSQL store without a journal directory, Unavailable when the database cannot be
+  // opened or reached, Internal when the journal cannot be written.
   static absl::StatusOr<std::unique_ptr<PredictionLog>> Open(const PredictionLogOptions& options);
 
   virtual ~PredictionLog() = default;
@@ -85,16 +113,20 @@ class PredictionLog {
   // and customer_id is set and churned is 0 or 1.
   virtual absl::Status AddFeedback(FeedbackRecord feedback, LoggedCallback done) = 0;
 
-  // Blocks until everything queued before the call is committed or failed.
+  // Blocks until everything queued before the call is in the store (or failed).
   virtual void Flush() = 0;
-  // Writes what is queued, then stops the writer; later Appends fail. Idempotent.
+  // Writes what is queued, loads the journal into the store, then stops both threads; later
+  // Appends fail. Idempotent.
   virtual void Close() = 0;
 
   struct Stats {
-    size_t queue_depth = 0;  // records waiting
-    int64_t written = 0;     // records committed
-    int64_t failures = 0;    // records whose transaction failed
-    int64_t commits = 0;     // transactions committed
+    size_t queue_depth = 0;      // records waiting for the journal
+    int64_t written = 0;         // records in the journal (acknowledged)
+    int64_t loaded = 0;          // of those, records loaded into the store
+    int64_t failures = 0;        // records whose journal write failed
+    int64_t journal_writes = 0;  // group commits to the journal
+    int64_t commits = 0;         // store transactions
+    uint64_t backlog_bytes = 0;  // journal bytes not in the store yet
   };
 
   virtual Stats GetStats() const = 0;
