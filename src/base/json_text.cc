@@ -7,40 +7,57 @@
 
 namespace churn::base {
 
+namespace {
+
+bool NeedsEscape(char c) {
+  return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+}
+
+// Appends `text` escaped: the runs that need no escape (nearly all text) in one append each.
+void AppendEscaped(absl::string_view text, std::string* out) {
+  size_t run = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!NeedsEscape(c)) {
+      continue;
+    }
+    out->append(text.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        absl::StrAppend(out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+  }
+  out->append(text.data() + run, text.size() - run);
+}
+
+}  // namespace
+
 std::string JsonEscape(absl::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out += c;
-        }
-    }
-  }
+  AppendEscaped(text, &out);
   return out;
 }
 
 void AppendJsonString(absl::string_view text, std::string* out) {
   out->push_back('"');
-  out->append(JsonEscape(text));
+  AppendEscaped(text, out);
   out->push_back('"');
 }
 

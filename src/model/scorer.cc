@@ -9,6 +9,7 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "model/tree_shap.h"
 #include "nlohmann/json.hpp"
 
 #include "churn/base/status_macros.h"
@@ -30,12 +32,12 @@ using Json = nlohmann::basic_json<std::map, std::vector, std::string, bool, std:
 
 namespace {
 
+using internal::NextNode;
+
 constexpr size_t kBlockRows = 64;
 // Cursors walked in lockstep: independent chains of loads that the CPU overlaps, where one
 // tree walk at a time would wait for each node before loading the next.
 constexpr size_t kLanes = 8;
-// The feature of the first element of a SHAP path, which stands for no feature.
-constexpr uint32_t kNoFeature = std::numeric_limits<uint32_t>::max();
 constexpr uint32_t kNoParent = std::numeric_limits<uint32_t>::max();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -46,16 +48,6 @@ float Sigmoid(float margin) {
   constexpr float kEps = 1e-16F;
   const float x = std::min(-margin, 88.7F);
   return 1.0F / (std::exp(x) + 1.0F + kEps);
-}
-
-// The child a value leads to, without a branch: right unless the value is below the threshold,
-// or missing at a node whose missing values go left. NaN compares false, so a missing value goes
-// right unless the default-left bit is set.
-inline uint32_t NextNode(const CompiledNode& node, float value) {
-  const uint32_t below = value < node.value ? 1U : 0U;
-  const uint32_t missing = std::isnan(value) ? 1U : 0U;
-  const uint32_t default_left = node.feature_and_default >> 31;
-  return node.left + ((1U - below) & (1U - (missing & default_left)));
 }
 
 inline float LeafValue(const CompiledNode* nodes, uint32_t root, const float* row) {
@@ -329,140 +321,6 @@ struct Pending {
 };
 
 // ------------------------------------------------------------------------------------------
-// Path-dependent TreeSHAP (Algorithm 2 of Lundberg, Erion and Lee 2018), in float32 like
-// XGBoost's. A path holds the features split on from the root to the current node, each with
-// the fraction of "zero" (feature unknown: cover-weighted) and "one" (feature known: follows the
-// row) paths flowing through it, and the permutation weights of the subsets of the path.
-
-struct PathElement {
-  uint32_t feature = kNoFeature;
-  float zero_fraction = 0.0F;
-  float one_fraction = 0.0F;
-  float weight = 0.0F;
-};
-
-// Scratch elements for a tree of depth `depth`: the path at level k (k + 1 elements at most)
-// starts one element after its parent's path ends, at 1 + k(k+1)/2 + k, so the deepest ends at
-// (depth + 1)(depth + 4) / 2.
-size_t PathScratchSize(size_t depth) {
-  return (depth + 1) * (depth + 4) / 2;
-}
-
-// Appends a split with the given fractions to the path of `length` elements, updating the
-// weights of every subset size.
-void ExtendPath(PathElement* path, size_t length, float zero_fraction, float one_fraction,
-                uint32_t feature) {
-  path[length] = {.feature = feature,
-                  .zero_fraction = zero_fraction,
-                  .one_fraction = one_fraction,
-                  .weight = length == 0 ? 1.0F : 0.0F};
-  const auto size = static_cast<float>(length + 1);
-  for (size_t i = length; i-- > 0;) {
-    path[i + 1].weight += one_fraction * path[i].weight * static_cast<float>(i + 1) / size;
-    path[i].weight = zero_fraction * path[i].weight * static_cast<float>(length - i) / size;
-  }
-}
-
-// Undoes ExtendPath for element `k` of a path whose last element is `last`.
-void UnwindPath(PathElement* path, size_t last, size_t k) {
-  const float one_fraction = path[k].one_fraction;
-  const float zero_fraction = path[k].zero_fraction;
-  const auto size = static_cast<float>(last + 1);
-  float next = path[last].weight;
-  for (size_t i = last; i-- > 0;) {
-    if (one_fraction != 0.0F) {
-      const float weight = path[i].weight;
-      path[i].weight = next * size / (static_cast<float>(i + 1) * one_fraction);
-      next = weight - path[i].weight * zero_fraction * static_cast<float>(last - i) / size;
-    } else {
-      path[i].weight = path[i].weight * size / (zero_fraction * static_cast<float>(last - i));
-    }
-  }
-  for (size_t i = k; i < last; ++i) {
-    path[i].feature = path[i + 1].feature;
-    path[i].zero_fraction = path[i + 1].zero_fraction;
-    path[i].one_fraction = path[i + 1].one_fraction;
-  }
-}
-
-// The total weight the path would have with element `k` unwound, without changing it.
-float UnwoundPathSum(const PathElement* path, size_t last, size_t k) {
-  const float one_fraction = path[k].one_fraction;
-  const float zero_fraction = path[k].zero_fraction;
-  const auto size = static_cast<float>(last + 1);
-  float next = path[last].weight;
-  float total = 0.0F;
-  for (size_t i = last; i-- > 0;) {
-    const auto share = static_cast<float>(last - i) / size;
-    if (one_fraction != 0.0F) {
-      const float weight = next * size / (static_cast<float>(i + 1) * one_fraction);
-      total += weight;
-      next = path[i].weight - weight * zero_fraction * share;
-    } else if (zero_fraction != 0.0F) {
-      total += path[i].weight / zero_fraction / share;
-    }
-  }
-  return total;
-}
-
-// One row's walk of one tree at a time; `phi` receives the tree's contributions. Holds the
-// path scratch for the deepest tree, so that no walk allocates.
-class TreeShap {
- public:
-  TreeShap(const CompiledNode* nodes, const float* covers, size_t max_depth, const float* row,
-           float* phi)
-      : nodes_(nodes), covers_(covers), row_(row), phi_(phi), paths_(PathScratchSize(max_depth)) {}
-
-  void AddTree(uint32_t root) { Recurse(root, paths_.data(), 0, 1.0F, 1.0F, kNoFeature); }
-
- private:
-  // Visits `index`, reached with the given fractions through a split on `feature`; `parent`
-  // holds the parent's path of `length` elements.
-  void Recurse(uint32_t index, PathElement* parent, size_t length, float zero_fraction,
-               float one_fraction, uint32_t feature) {
-    PathElement* path = parent + length + 1;
-    std::copy(parent, parent + length, path);
-    ExtendPath(path, length, zero_fraction, one_fraction, feature);
-    const CompiledNode& node = nodes_[index];
-    if (node.IsLeaf()) {
-      for (size_t i = 1; i <= length; ++i) {
-        const float weight = UnwoundPathSum(path, length, i);
-        phi_[path[i].feature] +=
-            weight * (path[i].one_fraction - path[i].zero_fraction) * node.value;
-      }
-      return;
-    }
-    const uint32_t split = node.Feature();
-    const uint32_t hot = NextNode(node, row_[split]);
-    const uint32_t cold = hot == node.left ? node.left + 1 : node.left;
-    const float cover = covers_[index];
-    const float hot_zero_fraction = covers_[hot] / cover;
-    const float cold_zero_fraction = covers_[cold] / cover;
-    float incoming_zero = 1.0F;
-    float incoming_one = 1.0F;
-    // A feature split on again: undo its earlier split so that it counts once on the path.
-    size_t last = length;
-    for (size_t k = 1; k <= length; ++k) {
-      if (path[k].feature == split) {
-        incoming_zero = path[k].zero_fraction;
-        incoming_one = path[k].one_fraction;
-        UnwindPath(path, length, k);
-        last = length - 1;
-        break;
-      }
-    }
-    Recurse(hot, path, last + 1, hot_zero_fraction * incoming_zero, incoming_one, split);
-    Recurse(cold, path, last + 1, cold_zero_fraction * incoming_zero, 0.0F, split);
-  }
-
-  const CompiledNode* nodes_;
-  const float* covers_;
-  const float* row_;
-  float* phi_;
-  std::vector<PathElement> paths_;
-};
-
-// ------------------------------------------------------------------------------------------
 // Reference rows.
 
 // SplitMix64 (Steele, Lea and Flood 2014): a fixed, platform-independent sequence per seed.
@@ -614,7 +472,10 @@ class ReferenceRowMaker {
 
 class CompiledModelBuilder {
  public:
-  static absl::StatusOr<CompiledModel> Build(const Json& document);
+  static absl::StatusOr<CompiledModel> Build(const Json& document,
+                                             const internal::ShapTableLimits& limits);
+
+  static const internal::PathShap& ShapOf(const CompiledModel& model) { return *model.shap_; }
 
  private:
   absl::Status AddTree(const Json& tree, size_t index);
@@ -622,13 +483,16 @@ class CompiledModelBuilder {
                        std::vector<Pending>& queue);
   absl::Status AddSplit(const TreeArrays& arrays, const Pending& pending, float threshold,
                         std::vector<bool>& seen, std::vector<Pending>& queue);
-  // The expected value and the split features of the tree whose nodes start at `begin`.
+  // Adds the expected value of the tree whose nodes start at `begin` to the bias.
   void FinishTree(uint32_t begin);
 
   CompiledModel model_;
+  // Per node of model_: the cover (sum of hessians) XGBoost saved as sum_hessian.
+  std::vector<float> covers_;
 };
 
-absl::StatusOr<CompiledModel> CompiledModelBuilder::Build(const Json& document) {
+absl::StatusOr<CompiledModel> CompiledModelBuilder::Build(const Json& document,
+                                                          const internal::ShapTableLimits& limits) {
   CHURN_ASSIGN_OR_RETURN(const Json* learner, Field(document, "learner", "the model"));
   CHURN_RETURN_IF_ERROR(CheckObjective(*learner));
   CHURN_ASSIGN_OR_RETURN(const ModelParams params, ReadModelParams(*learner));
@@ -638,7 +502,6 @@ absl::StatusOr<CompiledModel> CompiledModelBuilder::Build(const Json& document) 
   builder.model_.base_score_ = params.base_score;
   // LogisticRegression::ProbToMargin, in float as XGBoost computes it.
   builder.model_.base_margin_ = -std::log(1.0F / params.base_score - 1.0F);
-  builder.model_.tree_feature_offsets_.push_back(0);
   for (size_t t = 0; t < list.trees->size(); ++t) {
     CHURN_RETURN_IF_ERROR(
         IntIn((*list.tree_info)[t], 0, 1, absl::StrCat("tree_info[", t, "] (the output group)"))
@@ -646,6 +509,9 @@ absl::StatusOr<CompiledModel> CompiledModelBuilder::Build(const Json& document) 
     CHURN_RETURN_IF_ERROR(
         base::WithContext(builder.AddTree((*list.trees)[t], t), absl::StrCat("tree ", t)));
   }
+  builder.model_.contribution_bias_ += builder.model_.base_margin_;
+  builder.model_.shap_ = std::make_unique<const internal::PathShap>(internal::PathShap::Build(
+      builder.model_.nodes_, builder.covers_, builder.model_.roots_, limits));
   return std::move(builder.model_);
 }
 
@@ -656,7 +522,7 @@ absl::Status CompiledModelBuilder::AddTree(const Json& tree, size_t index) {
   const auto begin = static_cast<uint32_t>(used);
   model_.roots_.push_back(begin);
   model_.nodes_.emplace_back();
-  model_.covers_.push_back(0.0F);
+  covers_.push_back(0.0F);
   // Breadth first from the root; a node seen twice means a cycle or a shared child.
   std::vector<bool> seen(arrays.num_nodes, false);
   seen[0] = true;
@@ -679,7 +545,7 @@ absl::Status CompiledModelBuilder::AddNode(const TreeArrays& arrays, const Pendi
   if (cover < 0.0F) {
     return absl::InvalidArgumentError(absl::StrCat("sum_hessian is negative (", cover, ")"));
   }
-  model_.covers_[pending.target] = cover;
+  covers_[pending.target] = cover;
   CHURN_ASSIGN_OR_RETURN(const float value,
                          FiniteNumber((*arrays.split_conditions)[i], "split_conditions"));
   const Json& left = (*arrays.left)[i];
@@ -731,7 +597,7 @@ absl::Status CompiledModelBuilder::AddSplit(const TreeArrays& arrays, const Pend
           static_cast<uint32_t>(feature) | (default_left ? CompiledNode::kDefaultLeftBit : 0U),
       .left = child};
   model_.nodes_.resize(model_.nodes_.size() + 2);
-  model_.covers_.resize(model_.covers_.size() + 2, 0.0F);
+  covers_.resize(covers_.size() + 2, 0.0F);
   seen[l] = true;
   seen[l + 1] = true;
   queue.push_back({.source = l, .target = child, .depth = pending.depth + 1});
@@ -742,43 +608,54 @@ absl::Status CompiledModelBuilder::AddSplit(const TreeArrays& arrays, const Pend
 
 void CompiledModelBuilder::FinishTree(uint32_t begin) {
   const std::vector<CompiledNode>& nodes = model_.nodes_;
-  const std::vector<float>& covers = model_.covers_;
   // XGBoost's node mean values (FillNodeMeanValues), children first: in breadth-first order
   // every child comes after its parent. Only the root's is used.
   std::vector<float> mean(nodes.size() - begin);
-  std::vector<uint32_t> features;
   for (size_t i = nodes.size(); i-- > begin;) {
     const CompiledNode& node = nodes[i];
     if (node.IsLeaf()) {
       mean[i - begin] = node.value;
       continue;
     }
-    float value = mean[node.left - begin] * covers[node.left];
-    value += mean[node.left + 1 - begin] * covers[node.left + 1];
-    value /= covers[i];
+    float value = mean[node.left - begin] * covers_[node.left];
+    value += mean[node.left + 1 - begin] * covers_[node.left + 1];
+    value /= covers_[i];
     mean[i - begin] = value;
-    features.push_back(node.Feature());
   }
-  model_.expected_values_.push_back(mean[0]);
-  std::sort(features.begin(), features.end());
-  features.erase(std::unique(features.begin(), features.end()), features.end());
-  model_.tree_features_.insert(model_.tree_features_.end(), features.begin(), features.end());
-  model_.tree_feature_offsets_.push_back(static_cast<uint32_t>(model_.tree_features_.size()));
+  // In float, tree after tree, as XGBoost adds each tree's expected value to the bias.
+  model_.contribution_bias_ += mean[0];
 }
 
-absl::StatusOr<CompiledModel> CompiledModel::FromXgboostJson(absl::string_view model_json) {
+namespace internal {
+
+absl::StatusOr<CompiledModel> CompileWithShapLimits(absl::string_view model_json,
+                                                    const ShapTableLimits& limits) {
   Json document;
   try {
     document = Json::parse(model_json.begin(), model_json.end());
   } catch (const std::exception& e) {  // nlohmann reports a syntax error by throwing
     return absl::InvalidArgumentError(absl::StrCat("the model is not JSON: ", e.what()));
   }
-  absl::StatusOr<CompiledModel> model = CompiledModelBuilder::Build(document);
+  absl::StatusOr<CompiledModel> model = CompiledModelBuilder::Build(document, limits);
   if (!model.ok()) {
     return base::WithContext(model.status(), "not a supported XGBoost model");
   }
   return model;
 }
+
+const PathShap& ShapOf(const CompiledModel& model) {
+  return CompiledModelBuilder::ShapOf(model);
+}
+
+}  // namespace internal
+
+absl::StatusOr<CompiledModel> CompiledModel::FromXgboostJson(absl::string_view model_json) {
+  return internal::CompileWithShapLimits(model_json, internal::ShapTableLimits{});
+}
+
+CompiledModel::CompiledModel(CompiledModel&& other) noexcept = default;
+CompiledModel& CompiledModel::operator=(CompiledModel&& other) noexcept = default;
+CompiledModel::~CompiledModel() = default;
 
 // --------------------------------------------------------------------------------------------
 // Scoring
@@ -866,20 +743,8 @@ std::vector<float> CompiledModel::Contributions(absl::Span<const float> row) con
 void CompiledModel::Contributions(absl::Span<const float> row, absl::Span<float> out) const {
   assert(row.size() == num_features_);
   assert(out.size() == num_features_ + 1);
-  std::fill(out.begin(), out.end(), 0.0F);
-  // As XGBoost: each tree's contributions are summed apart, then added to the total.
-  std::vector<float> tree_phi(num_features_ + 1, 0.0F);
-  TreeShap shap(nodes_.data(), covers_.data(), max_depth_, row.data(), tree_phi.data());
-  for (size_t t = 0; t < roots_.size(); ++t) {
-    shap.AddTree(roots_[t]);
-    for (uint32_t k = tree_feature_offsets_[t]; k < tree_feature_offsets_[t + 1]; ++k) {
-      const uint32_t feature = tree_features_[k];
-      out[feature] += tree_phi[feature];
-      tree_phi[feature] = 0.0F;
-    }
-    out[num_features_] += expected_values_[t];
-  }
-  out[num_features_] += base_margin_;
+  shap_->Explain(nodes_, row, out.first(num_features_));
+  out[num_features_] = contribution_bias_;
 }
 
 // --------------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@
 // its own TreeSHAP explanations. It reproduces XGBoost 1.7.4's arithmetic: the same float32
 // comparisons, the same missing-value directions, the margin summed in float32 in tree order
 // from the same base margin, and the same sigmoid, so its probabilities are bit-identical to
-// Booster::PredictDense's, and its contributions to Booster::Contributions' (the tests check
-// both on every row, beside the 1e-6 and 1e-5 contracts; VerifyAgainstXgboost checks a model
-// when it is loaded).
+// Booster::PredictDense's (the tests check it on every row, beside the 1e-6 contract;
+// VerifyAgainstXgboost checks a model when it is loaded). Its contributions are the values
+// XGBoost's TreeSHAP computes, by another exact algorithm and in double: within 1e-5 of
+// Booster::Contributions' (see Contributions).
 //
 //   CHURN_ASSIGN_OR_RETURN(std::string json, booster.SaveJson());
 //   CHURN_ASSIGN_OR_RETURN(CompiledModel model, CompiledModel::FromXgboostJson(json));
@@ -24,8 +25,8 @@
 // always the next node (XGBoost allocates the two children of a node together and its own
 // predictor relies on it; a model that breaks this is refused). A leaf holds its value and a
 // child index of 0 (node 0, the first tree's root, is never anybody's child). What only
-// explanations need (node covers, the expected value of each tree, the features each tree
-// splits on) is kept in separate arrays so that prediction touches nothing else.
+// explanations need (their tables, see Contributions) is kept apart so that prediction touches
+// nothing else.
 //
 // Semantics of a split (XGBoost's): a present value v goes left when v < threshold, compared as
 // float32 (so a value equal to the threshold goes right, and so do +inf and values above); a
@@ -35,6 +36,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -45,6 +47,10 @@
 #include "churn/model/xgboost.h"
 
 namespace churn::model {
+
+namespace internal {
+class PathShap;  // src/model/tree_shap.h
+}  // namespace internal
 
 // One node of the flat layout (12 bytes, see the top of this file).
 struct CompiledNode {
@@ -81,8 +87,10 @@ struct Reason {
 // (share it through a std::shared_ptr<const CompiledModel>).
 class CompiledModel {
  public:
-  // Trees deeper than this are refused: Contributions needs depth^2 scratch and a recursion
-  // per level. XGBoost's default max_depth is 6; configs/search_space.yaml stops at 10.
+  // Trees deeper than this are refused: a leaf whose path has more distinct features than the
+  // explanation tables hold costs O(depth^2) per row (see Contributions), and compiling traces
+  // every leaf's path (O(leaves x depth)). XGBoost's default max_depth is 6;
+  // configs/search_space.yaml stops at 10.
   static constexpr size_t kMaxDepth = 256;
   // Models with more features (or nodes) than this are refused.
   static constexpr size_t kMaxFeatures = size_t{1} << 24;
@@ -99,11 +107,11 @@ class CompiledModel {
   // input. `model_json` need not outlive the call.
   static absl::StatusOr<CompiledModel> FromXgboostJson(absl::string_view model_json);
 
-  CompiledModel(CompiledModel&& other) noexcept = default;
-  CompiledModel& operator=(CompiledModel&& other) noexcept = default;
+  CompiledModel(CompiledModel&& other) noexcept;
+  CompiledModel& operator=(CompiledModel&& other) noexcept;
   CompiledModel(const CompiledModel&) = delete;
   CompiledModel& operator=(const CompiledModel&) = delete;
-  ~CompiledModel() = default;
+  ~CompiledModel();
 
   // InvalidArgument unless `row` has NumFeatures() values: the check the scoring calls leave to
   // their callers (they only assert it).
@@ -127,10 +135,21 @@ class CompiledModel {
 
   // Path-dependent TreeSHAP (Lundberg et al., "Consistent individualized feature attribution
   // for tree ensembles", 2018) with XGBoost's node covers (sum_hessian): NumFeatures() + 1
-  // margins, the last being the bias (base margin plus each tree's expected value); they sum
-  // to PredictMargin(row) up to float rounding. Matches XGBoost's pred_contribs
-  // (Booster::Contributions). A feature no tree splits on gets exactly 0. Allocates its scratch
-  // once per call (a path of O(MaxDepth()^2) elements, NumFeatures() + 1 floats), nothing per
+  // margins, the last being the bias (base margin plus each tree's expected value, summed in
+  // float32 as XGBoost does); they sum to PredictMargin(row) up to float rounding. Exact: the
+  // values of XGBoost's pred_contribs (Booster::Contributions), computed in double instead of
+  // float32, so within 1e-5 of them rather than bit-identical. A feature no tree splits on gets
+  // exactly 0.
+  //
+  // Computed per root-to-leaf path (src/model/tree_shap.h has the formula): a leaf's values
+  // depend on the row only through which of its path's k distinct features the row follows, so
+  // compiling tabulates, for every leaf with k <= 10, its k values for each of the 2^k cases:
+  // 4 k 2^k bytes per leaf (640 for k = 5, 40 KiB for k = 10), at most 64 MiB per model (the
+  // cap of 10 is lowered until the tables fit). A row then costs one pass over each tree's split
+  // nodes and k additions per tabulated leaf, and O(k^2) per other leaf (~7x a table's cost).
+  // For the 300 trees of depth 5 of bench/scorer_bench.cc: 2.6 MiB of tables (3.0 MiB with the
+  // rest), ~50 us per row where the recursive algorithm took ~550. Allocates its scratch once
+  // per call (4 doubles per feature, a mask per node and leaf of the largest tree), nothing per
   // tree or node. REQUIRES: as PredictMargin.
   std::vector<float> Contributions(absl::Span<const float> row) const;
   // The same into `out`, without allocating the result. REQUIRES: out.size() ==
@@ -166,14 +185,11 @@ class CompiledModel {
   std::vector<uint32_t> roots_;
   // Per tree: its depth (the levels a walk from the root may descend).
   std::vector<uint32_t> tree_depths_;
-  // Per node: the cover (sum of hessians) XGBoost saved as sum_hessian.
-  std::vector<float> covers_;
-  // Per tree: the cover-weighted mean of its leaves, computed as XGBoost does.
-  std::vector<float> expected_values_;
-  // Per tree t: the distinct features it splits on, in
-  // tree_features_[tree_feature_offsets_[t] .. tree_feature_offsets_[t + 1]).
-  std::vector<uint32_t> tree_feature_offsets_;
-  std::vector<uint32_t> tree_features_;
+  // The explanations' tables (never null in a model FromXgboostJson made).
+  std::unique_ptr<const internal::PathShap> shap_;
+  // The last contribution: the base margin plus every tree's cover-weighted mean leaf, as
+  // XGBoost computes it.
+  float contribution_bias_ = 0.0F;
   size_t num_features_ = 0;
   size_t max_depth_ = 0;
   float base_score_ = 0.5F;
