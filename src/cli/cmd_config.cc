@@ -2,10 +2,60 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "nlohmann/json.hpp"
 
 namespace churn::cli {
+namespace {
+
+nlohmann::ordered_json TrainJson(const base::TrainSettings& t) {
+  return {{"trials", t.trials},
+          {"timeout_seconds", t.timeout_seconds},
+          {"seed", t.seed},
+          {"split_seed", t.split_seed},
+          {"workers", t.workers},
+          {"max_rounds", t.max_rounds},
+          {"early_stopping_rounds", t.early_stopping_rounds},
+          {"patience", t.patience},
+          {"tolerance", t.tolerance},
+          {"sampler", t.sampler},
+          {"startup_trials", t.startup_trials},
+          {"gamma", t.gamma},
+          {"ei_candidates", t.ei_candidates},
+          {"prior_weight", t.prior_weight},
+          {"pruner", t.pruner},
+          {"threshold", t.threshold},
+          {"space", t.space},
+          {"experiment", t.experiment},
+          {"model_name", t.model_name}};
+}
+
+// The serve settings after defaults (the store and journal as the server will open them).
+nlohmann::ordered_json ServeJson(const base::Config& c) {
+  const base::ServeSettings& s = c.serve;
+  return {{"model", s.model},
+          {"host", s.host},
+          {"port", s.port},
+          {"threads", s.threads},
+          {"predictions", c.PredictionsUrl()},
+          // Empty: PredictionLog's default, beside the SQLite file.
+          {"journal_dir",
+           c.PredictionJournalDir().empty()
+               ? std::string(absl::StripPrefix(c.PredictionsUrl(), "sqlite:")) + ".journal"
+               : c.PredictionJournalDir()},
+          {"durable_fsync", s.durable_fsync},
+          {"max_log_queue", s.max_log_queue},
+          {"poll_seconds", s.poll_seconds},
+          {"reasons", s.reasons},
+          {"unknown_category", s.unknown_category},
+          {"max_batch", s.max_batch},
+          {"max_body_bytes", s.max_body_bytes},
+          {"admin_token", s.admin_token.empty() ? "" : "(set)"},
+          {"drain_seconds", s.drain_seconds}};
+}
+
+}  // namespace
 
 void AddConfigCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("config", "Show the effective settings");
@@ -32,7 +82,15 @@ void AddConfigCommand(CLI::App& app, Context& ctx) {
             {"region", c.s3.region},
             {"access_key_id", c.s3.access_key_id.empty() ? "" : "(set)"},
             {"secret_access_key", c.s3.secret_access_key.empty() ? "" : "(set)"},
-            {"timeout_seconds", c.s3.timeout_seconds}}}};
+            {"timeout_seconds", c.s3.timeout_seconds}}},
+          {"train", TrainJson(c.train)},
+          {"serve", ServeJson(c)},
+          {"deploy",
+           {{"min_test_auc", c.deploy.min_test_auc},
+            {"max_auc_drop", c.deploy.max_auc_drop},
+            {"max_p99_ms", c.deploy.max_p99_ms},
+            {"canary_rows", c.deploy.canary_rows},
+            {"alias", c.deploy.alias}}}};
       Print(out.dump(2) + "\n");
       return absl::OkStatus();
     };

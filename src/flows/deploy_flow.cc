@@ -722,7 +722,8 @@ absl::StatusOr<DeployOutcome> DeployRollback(registry::Registry* reg, const Depl
   if (r.dry_run) {
     return out;
   }
-  CHURN_RETURN_IF_ERROR(reg->SetAlias(r.model_name, alias, out.version, r.actor, out.reason));
+  CHURN_RETURN_IF_ERROR(
+      reg->SetAliasIf(r.model_name, alias, out.version, out.previous_version, r.actor, out.reason));
   out.deployed = true;
   return out;
 }
@@ -805,8 +806,9 @@ absl::StatusOr<DeployOutcome> RunDeployFlow(registry::Registry* registry,
     if (out.forced) {
       out.reason = absl::StrCat("FORCED past failed gates (", out.FailedGates(), "): ", out.reason);
     }
-    CHURN_RETURN_IF_ERROR(
-        registry->SetAlias(out.model_name, alias, out.version, out.actor, out.reason));
+    // Only over the version the gates compared against: a deploy that ran meanwhile wins.
+    CHURN_RETURN_IF_ERROR(registry->SetAliasIf(out.model_name, alias, out.version,
+                                               out.previous_version, out.actor, out.reason));
     out.deployed = true;
   }
   absl::Status recorded = DeployRecordGates(registry, out);

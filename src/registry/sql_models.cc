@@ -491,32 +491,54 @@ absl::Status SqlRegistry::RecordAliasMove(const AliasEvent& move) {
 
 absl::Status SqlRegistry::SetAlias(absl::string_view name, absl::string_view alias, int64_t version,
                                    absl::string_view actor, absl::string_view reason) {
-  CHURN_RETURN_IF_ERROR(ValidateAlias(alias));
+  return MoveAlias({.name = std::string(name),
+                    .alias = std::string(alias),
+                    .version = version,
+                    .actor = std::string(actor),
+                    .reason = std::string(reason)},
+                   nullptr);
+}
+
+absl::Status SqlRegistry::SetAliasIf(absl::string_view name, absl::string_view alias,
+                                     int64_t version, std::optional<int64_t> expected,
+                                     absl::string_view actor, absl::string_view reason) {
+  return MoveAlias({.name = std::string(name),
+                    .alias = std::string(alias),
+                    .version = version,
+                    .actor = std::string(actor),
+                    .reason = std::string(reason)},
+                   &expected);
+}
+
+absl::Status SqlRegistry::MoveAlias(AliasEvent move, const std::optional<int64_t>* expected) {
+  CHURN_RETURN_IF_ERROR(ValidateAlias(move.alias));
   absl::MutexLock lock(&mu_);
   return Tx([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    const int64_t now = NowMs();
-    CHURN_RETURN_IF_ERROR(TouchModel(name, now));
-    CHURN_RETURN_IF_ERROR(LoadVersion(name, version).status());
-    CHURN_ASSIGN_OR_RETURN(
-        const SqlRows current,
-        Q("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-          {std::string(name), std::string(alias)}));
-    std::optional<int64_t> previous;
+    move.timestamp = NowMs();
+    // TouchModel updates the model's row first: its write lock orders concurrent moves.
+    CHURN_RETURN_IF_ERROR(TouchModel(move.name, move.timestamp));
+    CHURN_RETURN_IF_ERROR(LoadVersion(move.name, *move.version).status());
+    CHURN_ASSIGN_OR_RETURN(const SqlRows current,
+                           Q("SELECT version FROM registered_model_aliases WHERE name = ? AND "
+                             "alias = ?",
+                             {move.name, move.alias}));
     if (!current.empty()) {
-      previous = current.Int(0, 0);
+      move.previous_version = current.Int(0, 0);
+    }
+    if (expected != nullptr && *expected != move.previous_version) {
+      const auto text = [](const std::optional<int64_t>& v) {
+        return v ? absl::StrCat("v", *v) : std::string("nothing");
+      };
+      return absl::FailedPreconditionError(absl::StrCat(move.name, "@", move.alias, " names ",
+                                                        text(move.previous_version), ", not ",
+                                                        text(*expected), ": it moved meanwhile"));
     }
     CHURN_RETURN_IF_ERROR(
         Q("INSERT INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?) "
           "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
-          {std::string(name), std::string(alias), version})
+          {move.name, move.alias, *move.version})
             .status());
-    return RecordAliasMove({.name = std::string(name),
-                            .alias = std::string(alias),
-                            .version = version,
-                            .previous_version = previous,
-                            .timestamp = now,
-                            .actor = std::string(actor),
-                            .reason = std::string(reason)});
+    return RecordAliasMove(move);
   });
 }
 

@@ -97,6 +97,9 @@ class SqlRegistry : public Registry {
 
   absl::Status SetAlias(absl::string_view name, absl::string_view alias, int64_t version,
                         absl::string_view actor, absl::string_view reason) override;
+  absl::Status SetAliasIf(absl::string_view name, absl::string_view alias, int64_t version,
+                          std::optional<int64_t> expected, absl::string_view actor,
+                          absl::string_view reason) override;
   absl::Status DeleteAlias(absl::string_view name, absl::string_view alias, absl::string_view actor,
                            absl::string_view reason) override;
   absl::StatusOr<ModelVersion> GetModelVersionByAlias(absl::string_view name,
@@ -139,6 +142,10 @@ class SqlRegistry : public Registry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ModelVersion> LoadVersion(absl::string_view name, int64_t version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // SetAlias and SetAliasIf: `move` names the model, alias, version, actor and reason; the time
+  // and previous version are filled in. Unconditional when `expected` is null.
+  absl::Status MoveAlias(AliasEvent move, const std::optional<int64_t>* expected)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Appends `move` (its id is assigned by the database) to the alias history.
   absl::Status RecordAliasMove(const AliasEvent& move) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RemoveAliasesOf(absl::string_view name, std::optional<int64_t> version, int64_t now,

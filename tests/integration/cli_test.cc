@@ -62,6 +62,25 @@ TEST_F(CliTest, VersionAndHelp) {
   }
 }
 
+// config show prints every section in effect: file defaults, then the environment; secrets
+// masked.
+TEST_F(CliTest, ConfigShowPrintsEverySectionAfterTheEnvironment) {
+  const CommandResult r =
+      Churn({"config", "show"},
+            {"CHURN_PREDICTIONS_URL=postgresql://db.example/churn", "CHURN_ADMIN_TOKEN=tok-8d3f"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json c = nlohmann::json::parse(r.out);
+  EXPECT_EQ(c["data_dir"], DataDir());
+  EXPECT_EQ(c["train"]["trials"], 50);
+  EXPECT_EQ(c["serve"]["predictions"], "postgresql://db.example/churn");
+  EXPECT_EQ(c["serve"]["journal_dir"], DataDir() + "/predictions.journal");
+  EXPECT_EQ(c["serve"]["admin_token"], "(set)");
+  EXPECT_EQ(c["serve"]["port"], 9696);
+  EXPECT_EQ(c["deploy"]["min_test_auc"], 0.95);
+  EXPECT_EQ(c["deploy"]["alias"], "production");
+  EXPECT_EQ(r.out.find("tok-8d3f"), std::string::npos);
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Churn({"frobnicate"}).exit_code, 2);
   EXPECT_EQ(Churn({"ingest"}).exit_code, 2);

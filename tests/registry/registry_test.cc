@@ -689,6 +689,46 @@ TEST_P(AliasTest, AliasesMoveAndResolve) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+// SetAliasIf is a compare-and-set: of deploys racing from separate connections, each expecting
+// production at v1, exactly one moves it; the others are told where it is now.
+TEST_P(AliasTest, SetAliasIfMovesOnlyFromTheExpectedVersion) {
+  EXPECT_THAT(reg_->SetAliasIf("churn", "production", 2, 1, "a", "r"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "names nothing, not v1"));
+  ASSERT_THAT(reg_->SetAliasIf("churn", "production", 1, std::nullopt, "a", "first"), IsOk());
+  std::vector<std::unique_ptr<Registry>> others;
+  for (int i = 0; i < 4; ++i) {
+    CHURN_ASSERT_OK_AND_ASSIGN(
+        auto other, OpenRegistry({.url = url_,
+                                  .artifact_store_uri = (dir_.Path() / "objects").string(),
+                                  .clock = &clock_}));
+    others.push_back(std::move(other));
+  }
+  std::vector<absl::Status> results(others.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < others.size(); ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = others[i]->SetAliasIf("churn", "production", 2 + static_cast<int64_t>(i % 2), 1,
+                                         absl::StrCat("deployer", i), "race");
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  int won = 0;
+  for (const absl::Status& r : results) {
+    if (r.ok()) {
+      ++won;
+    } else {
+      EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition, "it moved meanwhile"));
+    }
+  }
+  EXPECT_EQ(won, 1);
+  CHURN_ASSERT_OK_AND_ASSIGN(const std::vector<AliasEvent> history,
+                             reg_->AliasHistory("churn", "production"));
+  ASSERT_EQ(history.size(), 2U) << "one move for the first deploy, one for the winner";
+  EXPECT_EQ(history.back().previous_version, 1);
+}
+
 TEST_P(AliasTest, ReservedAndDanglingAliasesAreRefused) {
   for (const char* bad : {"latest", "LATEST", "v1", "V42", "", "has space", "semi;colon"}) {
     EXPECT_THAT(reg_->SetAlias("churn", bad, 1, "a", "r"),

@@ -219,6 +219,13 @@ class Registry {
   // a reserved or malformed alias ("latest", "v<N>", empty, over 255 characters).
   virtual absl::Status SetAlias(absl::string_view name, absl::string_view alias, int64_t version,
                                 absl::string_view actor, absl::string_view reason) = 0;
+  // As SetAlias, only if `alias` names `expected` now (nullopt: it names nothing): the
+  // compare-and-set of a deploy that checked its gates against the version it replaces, when
+  // several deploys may run at once. FailedPrecondition naming the version the alias names
+  // otherwise.
+  virtual absl::Status SetAliasIf(absl::string_view name, absl::string_view alias, int64_t version,
+                                  std::optional<int64_t> expected, absl::string_view actor,
+                                  absl::string_view reason) = 0;
   // NotFound when the alias is not set.
   virtual absl::Status DeleteAlias(absl::string_view name, absl::string_view alias,
                                    absl::string_view actor, absl::string_view reason) = 0;
