@@ -311,20 +311,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const unsigned version = message.version();
     shared_->in_flight.fetch_add(1, std::memory_order_relaxed);
     answering_ = true;
-    // The handler may answer on another thread; the write always happens on this one.
-    Responder respond([self = shared_from_this(), keep_alive, is_head, version](Response r) {
-      const std::shared_ptr<Mailbox> mailbox = self->mailbox_.lock();
-      if (mailbox == nullptr) {
-        return;  // The server is gone.
-      }
-      if (mailbox->OnItsThread()) {
-        self->Send(std::move(r), keep_alive, is_head, version);
-        return;
-      }
-      mailbox->Deliver([self, r = std::move(r), keep_alive, is_head, version]() mutable {
-        self->Send(std::move(r), keep_alive, is_head, version);
-      });
-    });
+    // The handler may answer on another thread; the write always happens on this one. The
+    // connection goes to the io thread with the answer: a thread that answers keeps no reference
+    // to it, so the connection (whose socket belongs to the io_context) is never destroyed there
+    // after the server has stopped.
+    Responder respond(
+        [self = shared_from_this(), keep_alive, is_head, version](Response r) mutable {
+          const std::shared_ptr<Mailbox> mailbox = self->mailbox_.lock();
+          if (mailbox == nullptr) {
+            return;  // The server is gone (a Responder outlived it, which its contract forbids).
+          }
+          if (mailbox->OnItsThread()) {
+            self->Send(std::move(r), keep_alive, is_head, version);
+            return;
+          }
+          mailbox->Deliver(
+              [self = std::move(self), r = std::move(r), keep_alive, is_head, version]() mutable {
+                self->Send(std::move(r), keep_alive, is_head, version);
+              });
+        });
     Answer(std::move(message), std::move(respond));
   }
 
