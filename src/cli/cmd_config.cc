@@ -2,9 +2,10 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "nlohmann/json.hpp"
+
+#include "churn/serving/prediction_log.h"
 
 namespace churn::cli {
 namespace {
@@ -40,10 +41,9 @@ nlohmann::ordered_json ServeJson(const base::Config& c) {
           {"threads", s.threads},
           {"predictions", c.PredictionsUrl()},
           // Empty: PredictionLog's default, beside the SQLite file.
-          {"journal_dir",
-           c.PredictionJournalDir().empty()
-               ? std::string(absl::StripPrefix(c.PredictionsUrl(), "sqlite:")) + ".journal"
-               : c.PredictionJournalDir()},
+          {"journal_dir", c.PredictionJournalDir().empty()
+                              ? serving::PredictionLog::DefaultJournalDir(c.PredictionsUrl())
+                              : c.PredictionJournalDir()},
           {"durable_fsync", s.durable_fsync},
           {"max_log_queue", s.max_log_queue},
           {"poll_seconds", s.poll_seconds},

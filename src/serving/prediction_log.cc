@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "registry/sql_db.h"
 #include "serving/prediction_journal.h"
@@ -651,6 +652,10 @@ class SqlPredictionLog final : public PredictionLog {
 
 }  // namespace
 
+std::string PredictionLog::DefaultJournalDir(absl::string_view sqlite_url) {
+  return std::string(absl::StripPrefix(sqlite_url, "sqlite:")) + kSegmentSuffix;
+}
+
 absl::StatusOr<std::unique_ptr<PredictionLog>> PredictionLog::Open(
     const PredictionLogOptions& options) {
   if (options.max_queue == 0 || options.max_batch == 0 || options.segment_bytes == 0) {
@@ -666,9 +671,7 @@ absl::StatusOr<std::unique_ptr<PredictionLog>> PredictionLog::Open(
       return absl::InvalidArgumentError(
           "prediction log: a journal directory is needed with a PostgreSQL store");
     }
-    const absl::string_view url = options.url;
-    journal_dir =
-        std::string(absl::StartsWith(url, "sqlite:") ? url.substr(7) : url) + kSegmentSuffix;
+    journal_dir = DefaultJournalDir(options.url);
   }
   CHURN_RETURN_IF_ERROR(base::MakeDirs(journal_dir));
   CHURN_RETURN_IF_ERROR(db->ExecScript(Schema(db->GetDialect())));

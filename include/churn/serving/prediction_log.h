@@ -45,6 +45,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace churn::serving {
@@ -103,6 +104,10 @@ class PredictionLog {
   // PostgreSQL store without a journal directory, Unavailable when the database cannot be
   // opened or reached, Internal when the journal cannot be written.
   static absl::StatusOr<std::unique_ptr<PredictionLog>> Open(const PredictionLogOptions& options);
+
+  // The journal directory Open uses for a SQLite store when none is given: "<path>.journal"
+  // beside the database file of "sqlite:PATH" (or a plain PATH).
+  static std::string DefaultJournalDir(absl::string_view sqlite_url);
 
   virtual ~PredictionLog() = default;
 
