@@ -79,6 +79,7 @@ int RunCli(int argc, char** argv) {
   AddServeCommand(app, ctx);
   AddDeployCommand(app, ctx);
   AddSimulateCommand(app, ctx);
+  AddStreamCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

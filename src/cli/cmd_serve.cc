@@ -1,5 +1,5 @@
 // churn serve http: the model server (serving/model_server.h) until SIGINT or SIGTERM, which
-// drain it; SIGHUP re-resolves the model reference now.
+// drain it; SIGHUP re-resolves the model reference now. (churn serve stream: cmd_stream.cc.)
 #include <pthread.h>
 
 #include <csignal>
@@ -77,14 +77,7 @@ absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
   const base::ServeSettings& settings = config.serve;
   CHURN_ASSIGN_OR_RETURN(serving::ModelServerOptions options, Options(settings));
   options.log_predictions = !flags.no_log;
-  // Signals are taken by sigwait below: block them before any thread starts (threads inherit
-  // the mask), so none of them is interrupted by one.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
   CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
   std::unique_ptr<serving::PredictionLog> log;
   if (options.log_predictions) {
@@ -103,15 +96,7 @@ absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
                      " on http://", options.host, ":", server->Port(), "/predict; predictions to ",
                      log != nullptr ? log->Describe() : "nowhere (--no-log)", "\n"));
   std::fflush(stdout);
-  for (;;) {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (signal == SIGHUP) {
-      serving::RequestReload();
-      continue;
-    }
-    break;
-  }
+  WaitForStopSignal(signals);
   const int64_t left = server->Drain();
   base::LogInfo(absl::StrCat("model server stopped (", left,
                              " requests unanswered at the drain "
@@ -124,6 +109,28 @@ absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
 }
 
 }  // namespace
+
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+void WaitForStopSignal(const sigset_t& signals) {
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      serving::RequestReload();
+      continue;
+    }
+    return;
+  }
+}
 
 void AddServeCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve a registered model");
@@ -148,6 +155,7 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                  "Do not log predictions (only to measure what the log costs)");
   http->callback(
       [&ctx, flags] { ctx.action = [&ctx, flags] { return ServeHttp(ctx.config, *flags); }; });
+  AddServeStreamCommand(*cmd, ctx);
 }
 
 }  // namespace churn::cli

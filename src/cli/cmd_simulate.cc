@@ -1,10 +1,13 @@
-// churn simulate http: the business simulator over HTTP. Samples records (never the label) from
-// the synthetic generator (optionally drifted) or a feature-store snapshot, sends them to a
-// model server at a fixed rate, and reports what came back: answers by status, transport errors,
-// latency percentiles, the rate achieved. The reference's sender ("one record every 60 s") is
-// `--rate 1/60s`.
+// The business simulators. Both sample records (never the label) from the synthetic generator
+// (optionally drifted) or a feature-store snapshot and send them at a fixed rate.
+// churn simulate http: POSTs them to a model server and reports what came back: answers by
+// status, transport errors, latency percentiles, the rate achieved. The reference's sender ("one
+// record every 60 s") is `--rate 1/60s`.
+// churn simulate stream: XADDs them as events (data, request_id, customer_id) to a stream, or to
+// partitions by hash of the customer id, pipelined; it reconnects when Redis goes away.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
@@ -12,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "nlohmann/json.hpp"
 
@@ -22,13 +26,20 @@
 #include "churn/features/feature_store.h"
 #include "churn/http/client.h"
 #include "churn/metrics/percentile.h"
+#include "churn/redis/client.h"
 #include "churn/serving/request_decoder.h"
+#include "churn/serving/stream_worker.h"
 
 namespace churn::cli {
 namespace {
 
 struct SimulateFlags {
   std::string url = "http://127.0.0.1:9696/predict";
+  // simulate stream
+  std::string redis = "redis://127.0.0.1:6379";
+  std::string stream = "churn:requests";
+  int partitions = 1;
+  int64_t maxlen = 0;
   std::string rate = "10";
   std::string source = "synth";
   std::vector<std::string> drift;
@@ -188,6 +199,143 @@ absl::Status Simulate(const base::Config& config, const SimulateFlags& f) {
   return absl::OkStatus();
 }
 
+// The events of one pipelined round: XADD commands, and how many go to each partition.
+struct EventBatch {
+  std::vector<std::vector<std::string>> commands;
+  std::vector<uint32_t> partitions;
+};
+
+EventBatch MakeEvents(const SimulateFlags& f, const std::pair<data::Schema, data::Table>& rows,
+                      const std::vector<std::string>& streams, int64_t first, int64_t n,
+                      const std::function<size_t()>& pick) {
+  const data::Column* entity = rows.second.Find(rows.first.entity_key);
+  EventBatch batch;
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t row = pick();
+    const std::string customer = entity != nullptr ? entity->AsText(row) : "";
+    const uint32_t partition =
+        serving::StreamPartition(customer, static_cast<uint32_t>(streams.size()));
+    std::vector<std::string> args = {"XADD", streams[partition]};
+    if (f.maxlen > 0) {
+      args.insert(args.end(), {"MAXLEN", "~", absl::StrCat(f.maxlen)});
+    }
+    args.insert(args.end(),
+                {"*", "data", serving::RecordJson(rows.first, rows.second, row, true), "request_id",
+                 absl::StrCat("sim-", f.seed, "-", first + i), "customer_id", customer});
+    batch.commands.push_back(std::move(args));
+    batch.partitions.push_back(partition);
+  }
+  return batch;
+}
+
+struct StreamReport {
+  int64_t sent = 0;
+  int64_t redis_errors = 0;
+  std::vector<int64_t> per_partition;
+  double seconds = 0;
+  std::string last_error;
+};
+
+// Sends one round, reconnecting (with backoff, until `deadline`) when Redis is down.
+absl::Status SendRound(const redis::RedisUrl& url, const EventBatch& batch, absl::Time deadline,
+                       std::unique_ptr<redis::RedisConnection>* redis, StreamReport* report) {
+  absl::Duration backoff = absl::Milliseconds(50);
+  for (;;) {
+    absl::Status s;
+    if (*redis == nullptr) {
+      absl::StatusOr<std::unique_ptr<redis::RedisConnection>> c = redis::RedisConnection::Open(url);
+      s = c.status();
+      if (c.ok()) {
+        *redis = *std::move(c);
+      }
+    }
+    if (s.ok()) {
+      s = (*redis)->Pipeline(batch.commands).status();
+    }
+    if (s.ok()) {
+      report->sent += static_cast<int64_t>(batch.commands.size());
+      for (const uint32_t p : batch.partitions) {
+        ++report->per_partition[p];
+      }
+      return absl::OkStatus();
+    }
+    ++report->redis_errors;
+    report->last_error = std::string(s.message());
+    if (!absl::IsUnavailable(s)) {
+      return s;  // Redis refused the command: retrying would not help
+    }
+    redis->reset();
+    if (absl::Now() + backoff > deadline) {
+      return s;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+}
+
+absl::Status SimulateStream(const base::Config& config, const SimulateFlags& f) {
+  const bool unpaced = f.rate == "max";
+  double rate = 0;
+  if (!unpaced) {
+    CHURN_ASSIGN_OR_RETURN(rate, ParseRate(f.rate));
+  }
+  absl::Duration duration;
+  if (!absl::ParseDuration(f.duration, &duration) || duration <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--duration '", f.duration, "': expected a duration such as 30s or 5m"));
+  }
+  if (f.max < 0 || f.partitions < 1 || f.maxlen < 0) {
+    return absl::InvalidArgumentError("--max and --maxlen must be >= 0, --partitions >= 1");
+  }
+  CHURN_ASSIGN_OR_RETURN(const redis::RedisUrl url, redis::ParseRedisUrl(f.redis));
+  CHURN_ASSIGN_OR_RETURN(const auto rows, SimulationRows(config, f));
+  if (rows.second.NumRows() == 0) {
+    return absl::InvalidArgumentError("the source has no rows");
+  }
+  const std::vector<std::string> streams =
+      serving::PartitionStreams(f.stream, static_cast<uint32_t>(f.partitions));
+  std::mt19937_64 rng(f.seed);
+  std::uniform_int_distribution<size_t> pick(0, rows.second.NumRows() - 1);
+  std::unique_ptr<redis::RedisConnection> redis;
+  StreamReport report;
+  report.per_partition.resize(streams.size());
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  constexpr int64_t kRound = 500;
+  while ((f.max == 0 || report.sent < f.max) && absl::Now() < end) {
+    const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+    int64_t n = unpaced ? kRound : static_cast<int64_t>(elapsed * rate) + 1 - report.sent;
+    n = std::min({n, kRound, f.max == 0 ? kRound : f.max - report.sent});
+    if (n <= 0) {
+      absl::SleepFor(start + absl::Seconds(static_cast<double>(report.sent + 1) / rate) -
+                     absl::Now());
+      continue;
+    }
+    const EventBatch batch =
+        MakeEvents(f, rows, streams, report.sent, n, [&] { return pick(rng); });
+    CHURN_RETURN_IF_ERROR(SendRound(url, batch, end, &redis, &report));
+  }
+  report.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  nlohmann::json out{
+      {"redis", url.ToString()},
+      {"streams", streams},
+      {"sent", report.sent},
+      {"per_partition", report.per_partition},
+      {"seconds", report.seconds},
+      {"rate", report.seconds > 0 ? static_cast<double>(report.sent) / report.seconds : 0.0},
+      {"redis_errors", report.redis_errors}};
+  if (f.json) {
+    Print(out.dump(2) + "\n");
+    return absl::OkStatus();
+  }
+  Print(absl::StrFormat(
+      "sent %d events to %s in %.1f s (%.0f/s, asked %s)\nredis errors: %d%s\n", report.sent,
+      absl::StrJoin(streams, ","), report.seconds, out["rate"].get<double>(), f.rate,
+      report.redis_errors,
+      report.last_error.empty() ? "" : absl::StrCat(" (last: ", report.last_error, ")")));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddSimulateCommand(CLI::App& app, Context& ctx) {
@@ -207,6 +355,26 @@ void AddSimulateCommand(CLI::App& app, Context& ctx) {
   http->add_option("--seed", f->seed, "Sampling and generator seed (default 42)");
   http->add_flag("--json", f->json, "Report as JSON");
   http->callback([&ctx, f] { ctx.action = [&ctx, f] { return Simulate(ctx.config, *f); }; });
+
+  auto g = std::make_shared<SimulateFlags>();
+  g->rate = "100";
+  CLI::App* stream = cmd->add_subcommand(
+      "stream", "XADD sampled records (never the label) to Redis Streams at a fixed rate");
+  stream->add_option("--redis", g->redis, "Redis URL (default redis://127.0.0.1:6379)");
+  stream->add_option("--stream", g->stream, "Stream, or the base name of partitioned ones");
+  stream->add_option("--partitions", g->partitions,
+                     "Send to STREAM:0 .. STREAM:N-1 by hash of the customer id (default 1)");
+  stream->add_option("--rate", g->rate, "Events per second, N/DURATION, or max (default 100)");
+  stream->add_option("--source", g->source,
+                     "synth (the generator) or DATASET[@SNAPSHOT] from the feature store");
+  stream->add_option("--drift", g->drift, "Drift scenario for synth: shift:COL=D, scale:COL=F");
+  stream->add_option("--duration", g->duration, "How long (default 60s)");
+  stream->add_option("--max", g->max, "Stop after this many events (default: the duration only)");
+  stream->add_option("--maxlen", g->maxlen, "Cap each stream (~MAXLEN; default 0: none)");
+  stream->add_option("--seed", g->seed, "Sampling and generator seed (default 42)");
+  stream->add_flag("--json", g->json, "Report as JSON");
+  stream->callback(
+      [&ctx, g] { ctx.action = [&ctx, g] { return SimulateStream(ctx.config, *g); }; });
 }
 
 }  // namespace churn::cli

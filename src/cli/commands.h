@@ -2,6 +2,7 @@
 #ifndef CHURN_CLI_COMMANDS_H_
 #define CHURN_CLI_COMMANDS_H_
 
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,16 @@ void AddTrainCommand(CLI::App& app, Context& ctx);
 void AddServeCommand(CLI::App& app, Context& ctx);
 void AddDeployCommand(CLI::App& app, Context& ctx);
 void AddSimulateCommand(CLI::App& app, Context& ctx);
+void AddStreamCommand(CLI::App& app, Context& ctx);
+// `churn serve stream`, on the `serve` command.
+void AddServeStreamCommand(CLI::App& serve, Context& ctx);
+
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads it starts afterwards
+// (call it before any thread starts), for WaitForStopSignal.
+sigset_t BlockStopSignals();
+// Waits for SIGINT or SIGTERM; a SIGHUP in between makes every model follower re-resolve its
+// reference (serving::RequestReload).
+void WaitForStopSignal(const sigset_t& signals);
 
 // The registry the config names (config.RegistryUrl(), config.ArtifactStoreUri()).
 absl::StatusOr<std::unique_ptr<registry::Registry>> OpenConfiguredRegistry(

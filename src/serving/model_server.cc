@@ -25,6 +25,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "serving/scoring.h"
 
 #include "churn/base/json_text.h"
 #include "churn/base/logging.h"
@@ -40,21 +41,11 @@ using http::Responder;
 using http::Response;
 using Json = nlohmann::json;
 
-std::atomic<int> reload_requests{0};
+using internal::LoadedModel;
+using internal::NowMicros;
+using internal::UsableRequestId;
 
-int64_t NowMicros() {
-  return absl::ToUnixMicros(absl::Now());
-}
-
-// What one loaded version needs on the request path.
-struct Loaded {
-  std::shared_ptr<const ServedModel> model;
-  RequestDecoder decoder;
-  std::vector<std::string> feature_names;  // lowercase, per pipeline feature
-  std::string model_json;                  // {"name":...,"version":...,"run_id":...}
-};
-
-// The Prometheus metrics of one server.
+// The Prometheus metrics of one server: the HTTP ones and the scoring ones.
 class Metrics {
  public:
   Metrics()
@@ -66,57 +57,7 @@ class Metrics {
                      .Name("churn_http_request_duration_seconds")
                      .Help("Time from reading a request to handing its answer to the socket")
                      .Register(registry_)),
-        predictions_(prometheus::BuildCounter()
-                         .Name("churn_predictions_total")
-                         .Help("Records scored, by predicted label")
-                         .Register(registry_)),
-        scores_(prometheus::BuildHistogram()
-                    .Name("churn_prediction_score")
-                    .Help("Churn probabilities answered")
-                    .Register(registry_)),
-        model_info_(prometheus::BuildGauge()
-                        .Name("churn_model_info")
-                        .Help("The model version being served (value 1)")
-                        .Register(registry_)),
-        reloads_(prometheus::BuildCounter()
-                     .Name("churn_model_reloads_total")
-                     .Help("Model loads, by result (ok, refused)")
-                     .Register(registry_)),
-        unknown_(prometheus::BuildCounter()
-                     .Name("churn_unknown_category_total")
-                     .Help("Categorical values outside the declared levels, by field")
-                     .Register(registry_)),
-        log_depth_(prometheus::BuildGauge()
-                       .Name("churn_prediction_log_queue_depth")
-                       .Help("Records waiting for the prediction log")
-                       .Register(registry_)
-                       .Add({})),
-        log_written_(prometheus::BuildGauge()
-                         .Name("churn_prediction_log_written")
-                         .Help("Records in the prediction log's journal since start (answered)")
-                         .Register(registry_)
-                         .Add({})),
-        log_loaded_(
-            prometheus::BuildGauge()
-                .Name("churn_prediction_log_loaded")
-                .Help("Records loaded from the journal into the prediction store since start")
-                .Register(registry_)
-                .Add({})),
-        log_backlog_(prometheus::BuildGauge()
-                         .Name("churn_prediction_log_backlog_bytes")
-                         .Help("Journal bytes not loaded into the prediction store yet")
-                         .Register(registry_)
-                         .Add({})),
-        log_failures_(prometheus::BuildGauge()
-                          .Name("churn_prediction_log_failures")
-                          .Help("Records whose prediction-log journal write failed since start")
-                          .Register(registry_)
-                          .Add({})),
-        score_0_(predictions_.Add({{"label", "0"}})),
-        score_1_(predictions_.Add({{"label", "1"}})),
-        score_hist_(
-            scores_.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.2, 0.3, 0.4, 0.5,
-                                                                    0.6, 0.7, 0.8, 0.9, 0.95})) {}
+        scoring_(registry_) {}
 
   void Answered(const std::string& route, int code, double seconds) {
     prometheus::Counter* counter = nullptr;
@@ -140,40 +81,11 @@ class Metrics {
     histogram->Observe(seconds);
   }
 
-  void Scored(double probability, int label) {
-    (label == 1 ? score_1_ : score_0_).Increment();
-    score_hist_.Observe(probability);
-  }
-
-  void UnknownCategory(const std::string& field) {
-    absl::MutexLock lock(&mu_);
-    auto& c = unknown_counters_[field];
-    if (c == nullptr) {
-      c = &unknown_.Add({{"field", field}});
-    }
-    c->Increment();
-  }
-
-  void Reloaded(bool ok) { reloads_.Add({{"result", ok ? "ok" : "refused"}}).Increment(); }
-
-  void Serving(const ServedModel& m) {
-    absl::MutexLock lock(&mu_);
-    if (info_ != nullptr) {
-      model_info_.Remove(info_);
-    }
-    info_ = &model_info_.Add(
-        {{"name", m.Name()}, {"version", absl::StrCat(m.Version())}, {"run_id", m.RunId()}});
-    info_->Set(1);
-  }
+  internal::ScoringMetrics& Scoring() { return scoring_; }
 
   std::string Text(const PredictionLog* log) {
     if (log != nullptr) {
-      const PredictionLog::Stats stats = log->GetStats();
-      log_depth_.Set(static_cast<double>(stats.queue_depth));
-      log_written_.Set(static_cast<double>(stats.written));
-      log_failures_.Set(static_cast<double>(stats.failures));
-      log_loaded_.Set(static_cast<double>(stats.loaded));
-      log_backlog_.Set(static_cast<double>(stats.backlog_bytes));
+      scoring_.UpdateLog(*log);
     }
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_.Collect());
@@ -184,26 +96,12 @@ class Metrics {
   prometheus::Registry registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& latency_;
-  prometheus::Family<prometheus::Counter>& predictions_;
-  prometheus::Family<prometheus::Histogram>& scores_;
-  prometheus::Family<prometheus::Gauge>& model_info_;
-  prometheus::Family<prometheus::Counter>& reloads_;
-  prometheus::Family<prometheus::Counter>& unknown_;
-  prometheus::Gauge& log_depth_;
-  prometheus::Gauge& log_written_;
-  prometheus::Gauge& log_loaded_;
-  prometheus::Gauge& log_backlog_;
-  prometheus::Gauge& log_failures_;
-  prometheus::Counter& score_0_;
-  prometheus::Counter& score_1_;
-  prometheus::Histogram& score_hist_;
+  internal::ScoringMetrics scoring_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<std::string, int>, prometheus::Counter*> counters_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, prometheus::Histogram*> histograms_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, prometheus::Counter*> unknown_counters_ ABSL_GUARDED_BY(mu_);
-  prometheus::Gauge* info_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 // Request ids: a random per-process prefix and a counter ("5f3a9c1e-000000000000002a").
@@ -220,34 +118,6 @@ class RequestIds {
   std::atomic<uint64_t> counter_{1};
 };
 
-// A request id the client sent (X-Request-Id) is kept when it is short and printable.
-bool UsableRequestId(absl::string_view id) {
-  return !id.empty() && id.size() <= 128 &&
-         std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
-std::string ModelJson(const ServedModel& m) {
-  std::string out = "{\"name\":";
-  base::AppendJsonString(m.Name(), &out);
-  absl::StrAppend(&out, ",\"version\":", m.Version(), ",\"run_id\":");
-  base::AppendJsonString(m.RunId(), &out);
-  out.push_back('}');
-  return out;
-}
-
-absl::StatusOr<std::shared_ptr<const Loaded>> Prepare(std::shared_ptr<const ServedModel> model,
-                                                      UnknownCategoryPolicy policy) {
-  CHURN_ASSIGN_OR_RETURN(RequestDecoder decoder,
-                         RequestDecoder::Create(model->Schema(), model->Pipeline(), policy));
-  std::vector<std::string> names;
-  for (const auto& f : model->Pipeline().Features()) {
-    names.push_back(absl::AsciiStrToLower(f.name));
-  }
-  std::string model_json = ModelJson(*model);
-  return std::make_shared<const Loaded>(
-      Loaded{std::move(model), std::move(decoder), std::move(names), std::move(model_json)});
-}
-
 Response Unavailable(absl::string_view message) {
   Response r = Response::Error(503, message);
   r.headers.emplace_back("Retry-After", "1");
@@ -257,7 +127,13 @@ Response Unavailable(absl::string_view message) {
 class ModelServerImpl final : public ModelServer {
  public:
   ModelServerImpl(ModelServerOptions options, registry::Registry* registry, PredictionLog* log)
-      : options_(std::move(options)), registry_(registry), log_(log) {}
+      : options_(std::move(options)),
+        log_(log),
+        follower_({.model = options_.model,
+                   .unknown_category = options_.unknown_category,
+                   .poll_interval = options_.poll_interval,
+                   .who = "serve"},
+                  registry, &metrics_.Scoring()) {}
 
   ~ModelServerImpl() override { Drain(); }
 
@@ -265,15 +141,7 @@ class ModelServerImpl final : public ModelServer {
   ModelServerImpl& operator=(const ModelServerImpl&) = delete;
 
   absl::Status Start() {
-    absl::StatusOr<registry::ModelVersion> version = ResolveModelRef(*registry_, options_.model);
-    if (version.ok()) {
-      CHURN_RETURN_IF_ERROR(Load(*version));
-    } else if (absl::IsNotFound(version.status())) {
-      base::LogWarn(absl::StrCat("serve: ", options_.model.ToString(), " does not resolve yet (",
-                                 version.status().message(), "); serving unready"));
-    } else {
-      return version.status();
-    }
+    CHURN_RETURN_IF_ERROR(follower_.Start());
     AddRoutes();
     CHURN_ASSIGN_OR_RETURN(server_, http::Server::Start({.host = options_.host,
                                                          .port = options_.port,
@@ -284,26 +152,14 @@ class ModelServerImpl final : public ModelServer {
                                                           Handle(std::move(request),
                                                                  std::move(respond));
                                                         }));
-    reloader_ = std::thread([this] { ReloadLoop(); });
     return absl::OkStatus();
   }
 
   uint16_t Port() const override { return server_->Port(); }
 
-  int64_t ServingVersion() const override {
-    const std::shared_ptr<const Loaded> loaded = Current();
-    return loaded == nullptr ? 0 : loaded->model->Version();
-  }
+  int64_t ServingVersion() const override { return follower_.ServingVersion(); }
 
-  absl::StatusOr<int64_t> Reload() override {
-    absl::MutexLock reload_lock(&reload_mu_);
-    CHURN_ASSIGN_OR_RETURN(const registry::ModelVersion version,
-                           ResolveModelRef(*registry_, options_.model));
-    if (version.version != ServingVersion()) {
-      CHURN_RETURN_IF_ERROR(Load(version));
-    }
-    return ServingVersion();
-  }
+  absl::StatusOr<int64_t> Reload() override { return follower_.Reload(); }
 
   int64_t Drain() override {
     {
@@ -313,9 +169,7 @@ class ModelServerImpl final : public ModelServer {
       }
       drained_ = true;
     }
-    if (reloader_.joinable()) {
-      reloader_.join();
-    }
+    follower_.Stop();
     int64_t left = 0;
     if (server_ != nullptr) {
       // The server waits for requests in flight; their log records commit meanwhile (the log's
@@ -330,58 +184,7 @@ class ModelServerImpl final : public ModelServer {
   }
 
  private:
-  std::shared_ptr<const Loaded> Current() const {
-    absl::MutexLock lock(&mu_);
-    return loaded_;
-  }
-
-  absl::Status Load(const registry::ModelVersion& version) {
-    const absl::Time start = absl::Now();
-    absl::StatusOr<std::shared_ptr<const ServedModel>> model =
-        LoadServedModel(*registry_, ModelRef{.name = version.name, .version = version.version});
-    absl::StatusOr<std::shared_ptr<const Loaded>> loaded =
-        model.ok() ? Prepare(*std::move(model), options_.unknown_category)
-                   : absl::StatusOr<std::shared_ptr<const Loaded>>(model.status());
-    metrics_.Reloaded(loaded.ok());
-    if (!loaded.ok()) {
-      base::LogError(absl::StrCat("serve: refused ", version.name, " version ", version.version,
-                                  ": ", loaded.status().message()));
-      return loaded.status();
-    }
-    metrics_.Serving(*(*loaded)->model);
-    {
-      absl::MutexLock lock(&mu_);
-      loaded_ = *std::move(loaded);
-    }
-    base::LogInfo(absl::StrCat("serve: serving ", version.name, " version ", version.version,
-                               " (loaded and verified in ",
-                               absl::FormatDuration(absl::Now() - start), ")"));
-    return absl::OkStatus();
-  }
-
-  void ReloadLoop() {
-    absl::Time next_poll = absl::Now() + options_.poll_interval;
-    int seen_requests = reload_requests.load();
-    for (;;) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (mu_.AwaitWithTimeout(absl::Condition(&drained_), absl::Milliseconds(100))) {
-          return;
-        }
-      }
-      const int requests = reload_requests.load();
-      const bool poll = options_.poll_interval > absl::ZeroDuration() && absl::Now() >= next_poll;
-      if (requests == seen_requests && !poll) {
-        continue;
-      }
-      seen_requests = requests;
-      next_poll = absl::Now() + options_.poll_interval;
-      absl::StatusOr<int64_t> served = Reload();
-      if (!served.ok() && !absl::IsNotFound(served.status())) {
-        base::LogWarn(absl::StrCat("serve: reload: ", served.status().message()));
-      }
-    }
-  }
+  std::shared_ptr<const LoadedModel> Current() const { return follower_.Current(); }
 
   void AddRoutes();
   void Handle(Request request, Responder respond);
@@ -400,23 +203,19 @@ class ModelServerImpl final : public ModelServer {
         render{};
   };
 
-  void Score(const Loaded& loaded, ScoreCall call, const std::shared_ptr<Responder>& respond);
-  std::string Reasons(const Loaded& loaded, const std::vector<float>& features) const;
+  void Score(const LoadedModel& loaded, ScoreCall call, const std::shared_ptr<Responder>& respond);
   Response ModelInfo() const;
   Response V2Metadata() const;
 
   const ModelServerOptions options_;
-  registry::Registry* const registry_;
   PredictionLog* const log_;
   Metrics metrics_;
+  internal::ModelFollower follower_;
   RequestIds ids_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
-  std::thread reloader_;
-  absl::Mutex reload_mu_;  // one Reload at a time
 
   mutable absl::Mutex mu_;
-  std::shared_ptr<const Loaded> loaded_ ABSL_GUARDED_BY(mu_);
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -456,7 +255,7 @@ void ModelServerImpl::AddRoutes() {
   };
   router_.Handle("GET", "/v2/health/ready", ready);
   router_.Handle("GET", "/health", [this](const Request&) {
-    const std::shared_ptr<const Loaded> loaded = Current();
+    const std::shared_ptr<const LoadedModel> loaded = Current();
     if (loaded == nullptr) {
       return Response::Json(503, absl::StrCat(R"({"status":"unready","model":null,"reference":)",
                                               Json(options_.model.ToString()).dump(), "}"));
@@ -490,64 +289,23 @@ void ModelServerImpl::AddRoutes() {
   });
 }
 
-std::string ModelServerImpl::Reasons(const Loaded& loaded,
-                                     const std::vector<float>& features) const {
-  const std::vector<float> contributions = loaded.model->Trees().Contributions(features);
-  const std::vector<model::Reason> top = model::TopReasons(contributions, options_.reasons);
-  const auto& specs = loaded.model->Pipeline().Features();
-  std::string out = "[";
-  for (size_t i = 0; i < top.size(); ++i) {
-    const size_t f = top[i].feature;
-    absl::StrAppend(&out, i == 0 ? "" : ",", R"({"feature":)");
-    base::AppendJsonString(loaded.feature_names[f], &out);
-    out.append(R"(,"value":)");
-    const float v = features[f];
-    if (specs[f].kind == features::EncodedFeature::Kind::kCategorical && !std::isnan(v)) {
-      const auto code = static_cast<size_t>(v);
-      base::AppendJsonString(code < specs[f].levels.size() ? specs[f].levels[code] : "(unknown)",
-                             &out);
-    } else {
-      base::AppendJsonNumber(v, &out);
-    }
-    out.append(R"(,"contribution":)");
-    base::AppendJsonNumber(top[i].contribution, &out);
-    out.push_back('}');
-  }
-  out.push_back(']');
-  return out;
-}
-
 // Scores `records`, logs them, and answers with render(scored, reasons) once they are
 // committed.
-void ModelServerImpl::Score(const Loaded& loaded, ScoreCall call,
+void ModelServerImpl::Score(const LoadedModel& loaded, ScoreCall call,
                             const std::shared_ptr<Responder>& respond) {
-  const ServedModel& m = *loaded.model;
   std::vector<DecodedRecord>& records = call.records;
-  std::vector<PredictionRecord> scored(records.size());
+  std::vector<PredictionRecord> scored;
+  scored.reserve(records.size());
   std::vector<std::string> reasons(records.size());
-  const int64_t scored_us = NowMicros();
   for (size_t i = 0; i < records.size(); ++i) {
     DecodedRecord& r = records[i];
-    const float p = m.Trees().Predict(r.features);
-    const int label = p >= m.Threshold() ? 1 : 0;
-    metrics_.Scored(p, label);
-    for (const int f : r.unknown_fields) {
-      metrics_.UnknownCategory(loaded.decoder.Fields()[static_cast<size_t>(f)]);
-    }
+    PredictionRecord& p = scored.emplace_back(internal::ScoreRecord(loaded, r, call.received_us));
+    p.request_id = records.size() == 1 ? call.request_id : absl::StrCat(call.request_id, "-", i);
+    p.source = call.source;
+    metrics_.Scoring().Scored(loaded, p, r.unknown_fields);
     if (options_.reasons > 0) {
-      reasons[i] = Reasons(loaded, r.features);
+      reasons[i] = internal::ReasonsJson(loaded, r.features, options_.reasons);
     }
-    scored[i] = PredictionRecord{
-        .request_id = records.size() == 1 ? call.request_id : absl::StrCat(call.request_id, "-", i),
-        .time_us = scored_us,
-        .model_name = m.Name(),
-        .model_version = m.Version(),
-        .source = call.source,
-        .customer_id = std::move(r.customer_id),
-        .inputs_json = std::move(r.inputs_json),
-        .probability = p,
-        .label = label,
-        .latency_us = scored_us - call.received_us};
   }
   std::string body = call.render(scored, reasons);
   if (!options_.log_predictions || log_ == nullptr) {
@@ -568,7 +326,7 @@ void ModelServerImpl::Score(const Loaded& loaded, ScoreCall call,
 void ModelServerImpl::Predict(const Request& request, const std::shared_ptr<Responder>& respond,
                               bool batch) {
   const int64_t received_us = NowMicros();
-  const std::shared_ptr<const Loaded> loaded = Current();
+  const std::shared_ptr<const LoadedModel> loaded = Current();
   if (loaded == nullptr) {
     (*respond)(Unavailable(absl::StrCat("no model loaded yet for ", options_.model.ToString())));
     return;
@@ -583,20 +341,8 @@ void ModelServerImpl::Predict(const Request& request, const std::shared_ptr<Resp
   }
   const std::optional<std::string> given = request.Header("x-request-id");
   const std::string request_id = given && UsableRequestId(*given) ? *given : ids_.Next();
-  const double threshold = loaded->model->Threshold();
-  const std::string& model_json = loaded->model_json;
-  const auto one = [threshold, &model_json](const PredictionRecord& p, const std::string& why) {
-    std::string out = R"({"churn_probability":)";
-    base::AppendJsonNumber(static_cast<float>(p.probability), &out);
-    absl::StrAppend(&out, R"(,"churn":)", p.label, R"(,"threshold":)");
-    base::AppendJsonNumber(threshold, &out);
-    absl::StrAppend(&out, R"(,"model":)", model_json, R"(,"request_id":)");
-    base::AppendJsonString(p.request_id, &out);
-    if (!why.empty()) {
-      absl::StrAppend(&out, R"(,"reasons":)", why);
-    }
-    out.push_back('}');
-    return out;
+  const auto one = [&loaded](const PredictionRecord& p, const std::string& why) {
+    return internal::AnswerJson(*loaded, p, why);
   };
   const auto render = [batch, &one, &request_id](const std::vector<PredictionRecord>& scored,
                                                  const std::vector<std::string>& reasons) {
@@ -623,7 +369,7 @@ void ModelServerImpl::Predict(const Request& request, const std::shared_ptr<Resp
 
 void ModelServerImpl::Infer(const Request& request, const std::shared_ptr<Responder>& respond) {
   const int64_t received_us = NowMicros();
-  const std::shared_ptr<const Loaded> loaded = Current();
+  const std::shared_ptr<const LoadedModel> loaded = Current();
   if (loaded == nullptr) {
     (*respond)(Unavailable(absl::StrCat("no model loaded yet for ", options_.model.ToString())));
     return;
@@ -712,7 +458,7 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
 }
 
 Response ModelServerImpl::ModelInfo() const {
-  const std::shared_ptr<const Loaded> loaded = Current();
+  const std::shared_ptr<const LoadedModel> loaded = Current();
   if (loaded == nullptr) {
     return Response::Error(503,
                            absl::StrCat("no model loaded yet for ", options_.model.ToString()));
@@ -744,7 +490,7 @@ Response ModelServerImpl::ModelInfo() const {
 }
 
 Response ModelServerImpl::V2Metadata() const {
-  const std::shared_ptr<const Loaded> loaded = Current();
+  const std::shared_ptr<const LoadedModel> loaded = Current();
   if (loaded == nullptr) {
     return Response::Error(503,
                            absl::StrCat("no model loaded yet for ", options_.model.ToString()));
@@ -766,10 +512,6 @@ Response ModelServerImpl::V2Metadata() const {
 }
 
 }  // namespace
-
-void RequestReload() {
-  reload_requests.fetch_add(1);
-}
 
 absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(const ModelServerOptions& options,
                                                                 registry::Registry* registry,

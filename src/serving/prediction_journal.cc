@@ -22,6 +22,8 @@ namespace {
 // limit, far below; a larger length can only be a corrupt file.
 constexpr uint32_t kMaxEntryBytes = uint32_t{64} << 20;
 constexpr char kPrediction = 'P';
+// A prediction with a source key (a stream entry): the same fields, then the key.
+constexpr char kKeyedPrediction = 'Q';
 constexpr char kFeedback = 'F';
 
 // Numbers are stored in the machine's order, which must be little-endian (every platform we
@@ -118,13 +120,13 @@ class EntryReader {
   absl::string_view rest_;
 };
 
-bool DecodePrediction(absl::string_view payload, PredictionRecord* r) {
+bool DecodePrediction(absl::string_view payload, bool keyed, PredictionRecord* r) {
   EntryReader in(payload);
   int64_t label = 0;
   if (!(in.I64(&r->time_us) && in.I64(&r->model_version) && in.F64(&r->probability) &&
         in.I64(&label) && in.I64(&r->latency_us) && in.String(&r->request_id) &&
         in.String(&r->model_name) && in.String(&r->source) && in.String(&r->customer_id) &&
-        in.String(&r->inputs_json) && in.Done())) {
+        in.String(&r->inputs_json) && (!keyed || in.String(&r->source_key)) && in.Done())) {
     return false;
   }
   r->label = static_cast<int>(label);
@@ -151,7 +153,7 @@ absl::Status Errno(absl::string_view what, const std::filesystem::path& path) {
 void AppendJournalEntry(const PredictionRecord& r, std::string* out) {
   const size_t start = out->size();
   PutU32(0, out);
-  out->push_back(kPrediction);
+  out->push_back(r.source_key.empty() ? kPrediction : kKeyedPrediction);
   PutI64(r.time_us, out);
   PutI64(r.model_version, out);
   PutF64(r.probability, out);
@@ -162,6 +164,9 @@ void AppendJournalEntry(const PredictionRecord& r, std::string* out) {
   PutString(r.source, out);
   PutString(r.customer_id, out);
   PutString(r.inputs_json, out);
+  if (!r.source_key.empty()) {
+    PutString(r.source_key, out);
+  }
   SealEntry(start, out);
 }
 
@@ -190,9 +195,9 @@ absl::StatusOr<size_t> DecodeJournal(absl::string_view bytes, std::vector<Journa
     const absl::string_view entry = bytes.substr(at + 4, n);
     const absl::string_view payload = entry.substr(1);
     bool ok = false;
-    if (entry[0] == kPrediction) {
+    if (entry[0] == kPrediction || entry[0] == kKeyedPrediction) {
       PredictionRecord r;
-      ok = DecodePrediction(payload, &r);
+      ok = DecodePrediction(payload, entry[0] == kKeyedPrediction, &r);
       if (ok) {
         out->emplace_back(std::move(r));
       }

@@ -51,7 +51,7 @@ std::string Schema(Dialect dialect) {
       ", request_id TEXT NOT NULL, time_us BIGINT NOT NULL, model_name TEXT NOT NULL, "
       "model_version BIGINT NOT NULL, source TEXT NOT NULL, customer_id TEXT NOT NULL, "
       "inputs TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL, label INTEGER NOT NULL, "
-      "latency_us BIGINT NOT NULL);"
+      "latency_us BIGINT NOT NULL, source_key TEXT);"
       "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id);"
       "CREATE INDEX IF NOT EXISTS predictions_time ON predictions (time_us);"
       "CREATE INDEX IF NOT EXISTS predictions_customer ON predictions (customer_id, time_us);"
@@ -65,13 +65,24 @@ std::string Schema(Dialect dialect) {
       "loaded_bytes BIGINT NOT NULL);");
 }
 
+// Stores made before source keys existed get the column; then the unique index that makes a
+// replayed record a no-op (NULL keys, HTTP's, never conflict).
+absl::Status AddSourceKey(SqlDb& db) {
+  if (!db.Query("SELECT source_key FROM predictions LIMIT 0", {}).ok()) {
+    CHURN_RETURN_IF_ERROR(db.ExecScript("ALTER TABLE predictions ADD COLUMN source_key TEXT"));
+  }
+  return db.ExecScript(
+      "CREATE UNIQUE INDEX IF NOT EXISTS predictions_source_key ON predictions (source_key)");
+}
+
 std::string InsertSql(size_t rows) {
   std::string sql =
       "INSERT INTO predictions (request_id, time_us, model_name, model_version, source, "
-      "customer_id, inputs, probability, label, latency_us) VALUES ";
+      "customer_id, inputs, probability, label, latency_us, source_key) VALUES ";
   for (size_t r = 0; r < rows; ++r) {
-    absl::StrAppend(&sql, r == 0 ? "" : ",", "(?,?,?,?,?,?,?,?,?,?)");
+    absl::StrAppend(&sql, r == 0 ? "" : ",", "(?,?,?,?,?,?,?,?,?,?,?)");
   }
+  sql.append(" ON CONFLICT DO NOTHING");
   return sql;
 }
 
@@ -86,6 +97,11 @@ void AppendParams(PredictionRecord&& p, std::vector<SqlValue>* params) {
   params->emplace_back(p.probability);
   params->emplace_back(int64_t{p.label});
   params->emplace_back(p.latency_us);
+  if (p.source_key.empty()) {
+    params->emplace_back(std::monostate());
+  } else {
+    params->emplace_back(std::move(p.source_key));
+  }
 }
 
 // Inserts `entries` (consuming them) inside the caller's transaction.
@@ -238,7 +254,8 @@ class SqlPredictionLog final : public PredictionLog {
     CHURN_ASSIGN_OR_RETURN(
         const SqlRows rows,
         db_->Query("SELECT id, request_id, time_us, model_name, model_version, source, "
-                   "customer_id, inputs, probability, label, latency_us FROM predictions "
+                   "customer_id, inputs, probability, label, latency_us, "
+                   "COALESCE(source_key, '') FROM predictions "
                    "WHERE id > ? ORDER BY id LIMIT ?",
                    {after_id, static_cast<int64_t>(limit)}));
     std::vector<Row> out;
@@ -253,7 +270,8 @@ class SqlPredictionLog final : public PredictionLog {
                                    .inputs_json = rows.Text(r, 7),
                                    .probability = rows.Double(r, 8),
                                    .label = static_cast<int>(rows.Int(r, 9)),
-                                   .latency_us = rows.Int(r, 10)}});
+                                   .latency_us = rows.Int(r, 10),
+                                   .source_key = rows.Text(r, 11)}});
     }
     return out;
   }
@@ -675,6 +693,7 @@ absl::StatusOr<std::unique_ptr<PredictionLog>> PredictionLog::Open(
   }
   CHURN_RETURN_IF_ERROR(base::MakeDirs(journal_dir));
   CHURN_RETURN_IF_ERROR(db->ExecScript(Schema(db->GetDialect())));
+  CHURN_RETURN_IF_ERROR(AddSourceKey(*db));
   auto log = std::make_unique<SqlPredictionLog>(std::move(db), options, std::move(journal_dir));
   CHURN_RETURN_IF_ERROR(log->Start());
   return std::unique_ptr<PredictionLog>(std::move(log));

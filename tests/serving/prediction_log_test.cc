@@ -153,6 +153,68 @@ TEST(PredictionLog, FeedbackIsCheckedAndStored) {
   EXPECT_EQ(*(*log)->CountFeedback(), 2);
 }
 
+// A record with a source key (a stream event) is stored once however often it is replayed;
+// records without one (HTTP) never conflict.
+TEST(PredictionLog, ASourceKeyIsStoredOnce) {
+  base::TempDir dir;
+  for (const PredictionLogOptions& store : Stores(dir)) {
+    SCOPED_TRACE(store.url);
+    auto log = PredictionLog::Open(store);
+    ASSERT_TRUE(log.ok()) << log.status();
+    const int64_t before = *(*log)->CountPredictions();
+    const std::string key = absl::StrCat("s/", absl::ToUnixNanos(absl::Now()), "-0");
+    std::vector<PredictionRecord> first = {Record(1), Record(2), Record(3)};
+    first[0].source_key = key;
+    first[0].source = "stream";
+    std::vector<PredictionRecord> replay = {Record(1), Record(4)};
+    replay[0].source_key = key;
+    replay[0].source = "stream";
+    ASSERT_TRUE((*log)->Append(first, nullptr).ok());
+    ASSERT_TRUE((*log)->Append(replay, nullptr).ok());
+    (*log)->Flush();
+    EXPECT_EQ(*(*log)->CountPredictions() - before, 4);  // 1 (once), 2, 3, 4
+    auto rows = (*log)->ReadPredictions(0, 1000000);
+    ASSERT_TRUE(rows.ok());
+    int keyed = 0;
+    for (const auto& row : *rows) {
+      keyed += row.record.source_key == key ? 1 : 0;
+    }
+    EXPECT_EQ(keyed, 1);
+  }
+}
+
+// A store made before source keys existed gets the column when a log opens it.
+TEST(PredictionLog, AnOldStoreGetsTheSourceKeyColumn) {
+  base::TempDir dir;
+  const std::string url = "sqlite:" + (dir.Path() / "old.db").string();
+  {
+    auto db = registry::internal::OpenSqlDb(url, 1000, "test");
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(
+        (*db)
+            ->ExecScript("CREATE TABLE predictions (id INTEGER PRIMARY KEY, request_id TEXT NOT "
+                         "NULL, time_us BIGINT NOT NULL, model_name TEXT NOT NULL, model_version "
+                         "BIGINT NOT NULL, source TEXT NOT NULL, customer_id TEXT NOT NULL, inputs "
+                         "TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL, label INTEGER NOT "
+                         "NULL, latency_us BIGINT NOT NULL);"
+                         "INSERT INTO predictions VALUES (1,'old',1,'churn',1,'http','','{}',0.5,1,"
+                         "3);")
+            .ok());
+  }
+  auto log = PredictionLog::Open({.url = url});
+  ASSERT_TRUE(log.ok()) << log.status();
+  PredictionRecord r = Record(7);
+  r.source_key = "s/1-0";
+  ASSERT_TRUE((*log)->Append({r, r}, nullptr).ok());
+  (*log)->Flush();
+  auto rows = (*log)->ReadPredictions(0, 10);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2U);
+  EXPECT_EQ((*rows)[0].record.request_id, "old");
+  EXPECT_EQ((*rows)[0].record.source_key, "");
+  EXPECT_EQ((*rows)[1].record.source_key, "s/1-0");
+}
+
 TEST(PredictionLog, BadUrlsAreRefused) {
   EXPECT_THAT(PredictionLog::Open({.url = "mysql://x"}),
               StatusIs(absl::StatusCode::kInvalidArgument, "prediction store URL"));
@@ -287,6 +349,18 @@ TEST(PredictionJournal, DecodesWhatItEncodesAndStopsAtAPartialEntry) {
   EXPECT_EQ(q.customer_id, p.customer_id);
   EXPECT_EQ(std::get<FeedbackRecord>(out[1]).customer_id, "c9");
   EXPECT_EQ(std::get<FeedbackRecord>(out[1]).churned, 1);
+  EXPECT_EQ(q.source_key, "");
+  // A keyed record (a stream event) keeps its key.
+  PredictionRecord keyed = p;
+  keyed.source_key = "churn:requests/1700-3";
+  std::string keyed_bytes;
+  internal::AppendJournalEntry(keyed, &keyed_bytes);
+  std::vector<internal::JournalEntry> keyed_out;
+  ASSERT_THAT(internal::DecodeJournal(keyed_bytes, &keyed_out),
+              testing::IsOkAndHolds(keyed_bytes.size()));
+  ASSERT_EQ(keyed_out.size(), 1U);
+  EXPECT_EQ(std::get<PredictionRecord>(keyed_out[0]).source_key, keyed.source_key);
+  EXPECT_EQ(std::get<PredictionRecord>(keyed_out[0]).request_id, p.request_id);
   // A length beyond the limit or a label that is not 0/1 is DataLoss, never a crash.
   std::string huge = bytes.substr(0, whole);
   huge += std::string("\xff\xff\xff\xff", 4);

@@ -61,6 +61,10 @@ struct PredictionRecord {
   double probability = 0;
   int label = 0;
   int64_t latency_us = 0;  // receiving the request to scoring it
+  // Where the record came from when a replay may deliver it again ("churn:requests/1700-0": a
+  // stream and an entry id); unique in the store, so a replayed record is stored once. Empty:
+  // not deduplicated (HTTP).
+  std::string source_key{};
 };
 
 struct FeedbackRecord {
