@@ -1,8 +1,8 @@
-// The stream worker against a real redis-server on loopback: 100,000 events give exactly
-// 100,000 distinct results (by source id) and as many stored predictions; the same with a
-// worker process killed by SIGKILL mid-run and another worker reclaiming its pending events;
-// the same with Redis restarted mid-run; poison events land in the dead-letter stream with the
-// reason, and the worker keeps going. The shared server is CHURN_TEST_REDIS_URL (scripts/test
+// The stream worker against a real redis-server on loopback: 100,000 events shared by two
+// workers give exactly 100,000 distinct results (by source id) and as many stored predictions; the
+// same with a worker process killed by SIGKILL mid-run and another worker reclaiming its pending
+// events; the same with Redis restarted mid-run; poison events land in the dead-letter stream with
+// the reason, and the worker keeps going. The shared server is CHURN_TEST_REDIS_URL (scripts/test
 // starts one); the restart test starts its own redis-server.
 #include "churn/serving/stream_worker.h"
 
@@ -230,17 +230,24 @@ TEST_F(StreamWorkerTest, EveryEventGetsExactlyOneResultAndOnePrediction) {
   OpenLog();
   const std::vector<std::string> ids = Produce(*redis_, kEvents);
   ASSERT_EQ(ids.size(), static_cast<size_t>(kEvents));
-  StreamWorker* worker = StartWorker(Options("w1"));
-  ASSERT_NE(worker, nullptr);
+  // Two workers of one group share the stream.
+  StreamWorker* w1 = StartWorker(Options("w1"));
+  StreamWorker* w2 = StartWorker(Options("w2"));
+  ASSERT_NE(w1, nullptr);
+  ASSERT_NE(w2, nullptr);
   EXPECT_EQ(WaitForLen(Out(), kEvents, absl::Seconds(120)), kEvents);
-  worker->Stop();
+  w1->Stop();
+  w2->Stop();
   ExpectOneResultPerEvent(*redis_, ids);
   EXPECT_EQ(GroupPending(*redis_), 0);
-  const StreamWorker::Stats st = worker->GetStats();
-  EXPECT_EQ(st.produced, kEvents);
-  EXPECT_EQ(st.acked, kEvents);
-  EXPECT_EQ(st.dead_lettered, 0);
-  EXPECT_EQ(st.duplicates, 0);
+  const StreamWorker::Stats a = w1->GetStats();
+  const StreamWorker::Stats b = w2->GetStats();
+  EXPECT_GT(a.produced, 0);
+  EXPECT_GT(b.produced, 0);
+  EXPECT_EQ(a.produced + b.produced, kEvents);
+  EXPECT_EQ(a.acked + b.acked, kEvents);
+  EXPECT_EQ(a.dead_lettered + b.dead_lettered, 0);
+  EXPECT_EQ(a.duplicates + b.duplicates, 0);
   EXPECT_THAT(log_->CountPredictions(), testing::IsOkAndHolds(kEvents));
   // A result is the answer /predict gives, for the request id the event carried.
   const auto results = ReadAll(*redis_, Out());
@@ -262,6 +269,7 @@ TEST_F(StreamWorkerTest, PoisonEventsGoToDeadLettersAndTheWorkerGoesOn) {
   OpenLog();
   StreamWorkerOptions options = Options("w1");
   options.reasons = 3;
+  options.out_maxlen = 1000;  // results capped (XADD MAXLEN ~ in the script)
   StreamWorker* worker = StartWorker(options);
   ASSERT_NE(worker, nullptr);
   std::string good = testing::RowJson(fixture_->Rows(), fixture_->Schema(), 0);
@@ -300,6 +308,37 @@ TEST_F(StreamWorkerTest, PoisonEventsGoToDeadLettersAndTheWorkerGoesOn) {
       "GET", absl::StrCat("http://127.0.0.1:", worker->MetricsPort(), "/health"));
   EXPECT_EQ(health.status, 200) << health.body;
   EXPECT_THAT(health.body, HasSubstr("\"redis\":\"connected\""));
+}
+
+// The worker follows churn@production: a new version is loaded between batches, and the
+// results say which version scored them. The stream state (pending, lag) reaches the metrics.
+TEST_F(StreamWorkerTest, FollowsTheAliasAndReportsLagAndPending) {
+  OpenLog();
+  StreamWorker* worker = StartWorker(Options("w1"));
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->ServingVersion(), 1);
+  Produce(*redis_, 10);
+  EXPECT_EQ(WaitForLen(Out(), 10, absl::Seconds(30)), 10);
+  auto p = fixture_->Train(10, 2);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(fixture_->Register(*p, "production").ok());
+  EXPECT_THAT(worker->Reload(), testing::IsOkAndHolds(2));
+  Produce(*redis_, 10);
+  EXPECT_EQ(WaitForLen(Out(), 20, absl::Seconds(30)), 20);
+  const auto results = ReadAll(*redis_, Out());
+  ASSERT_EQ(results.size(), 20U);
+  EXPECT_EQ(Json::parse(results[9].at("data"))["model"]["version"], 1);
+  EXPECT_EQ(Json::parse(results[19].at("data"))["model"]["version"], 2);
+  absl::SleepFor(absl::Milliseconds(1500));  // a refresh of the stream state
+  const StreamWorker::Stats st = worker->GetStats();
+  EXPECT_EQ(st.pending, 0);
+  EXPECT_EQ(st.lag, 0);
+  EXPECT_TRUE(st.connected);
+  const testing::HttpResponse metrics = testing::HttpFetch(
+      "GET", absl::StrCat("http://127.0.0.1:", worker->MetricsPort(), "/metrics"));
+  EXPECT_THAT(metrics.body, HasSubstr(absl::StrCat("churn_stream_lag{stream=\"", In(), "\"} 0")));
+  EXPECT_THAT(metrics.body, HasSubstr("churn_model_info{"));
+  EXPECT_THAT(metrics.body, HasSubstr("version=\"2\""));
 }
 
 // An event that keeps coming back (its worker dies on it, or never acks it) is dead-lettered
