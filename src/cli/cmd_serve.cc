@@ -81,11 +81,7 @@ absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
   CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
   std::unique_ptr<serving::PredictionLog> log;
   if (options.log_predictions) {
-    CHURN_ASSIGN_OR_RETURN(
-        log, serving::PredictionLog::Open({.url = config.PredictionsUrl(),
-                                           .max_queue = static_cast<size_t>(settings.max_log_queue),
-                                           .durable_fsync = settings.durable_fsync,
-                                           .journal_dir = config.PredictionJournalDir()}));
+    CHURN_ASSIGN_OR_RETURN(log, OpenConfiguredPredictionLog(config));
   }
   CHURN_ASSIGN_OR_RETURN(auto server,
                          serving::ModelServer::Start(options, registry.get(), log.get()));
@@ -109,6 +105,14 @@ absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<serving::PredictionLog>> OpenConfiguredPredictionLog(
+    const base::Config& config) {
+  return serving::PredictionLog::Open({.url = config.PredictionsUrl(),
+                                       .max_queue = static_cast<size_t>(config.serve.max_log_queue),
+                                       .durable_fsync = config.serve.durable_fsync,
+                                       .journal_dir = config.PredictionJournalDir()});
+}
 
 sigset_t BlockStopSignals() {
   sigset_t signals;

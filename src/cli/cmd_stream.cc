@@ -106,11 +106,7 @@ absl::Status ServeStream(base::Config config, const ServeStreamFlags& f) {
   CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
   std::unique_ptr<serving::PredictionLog> log;
   if (options.log_predictions) {
-    CHURN_ASSIGN_OR_RETURN(log, serving::PredictionLog::Open(
-                                    {.url = config.PredictionsUrl(),
-                                     .max_queue = static_cast<size_t>(config.serve.max_log_queue),
-                                     .durable_fsync = config.serve.durable_fsync,
-                                     .journal_dir = config.PredictionJournalDir()}));
+    CHURN_ASSIGN_OR_RETURN(log, OpenConfiguredPredictionLog(config));
   }
   CHURN_ASSIGN_OR_RETURN(auto worker,
                          serving::StreamWorker::Start(options, registry.get(), log.get()));

@@ -14,6 +14,7 @@
 
 #include "churn/base/config.h"
 #include "churn/registry/registry.h"
+#include "churn/serving/prediction_log.h"
 
 namespace churn::cli {
 
@@ -45,6 +46,9 @@ void AddStreamCommand(CLI::App& app, Context& ctx);
 // `churn serve stream`, on the `serve` command.
 void AddServeStreamCommand(CLI::App& serve, Context& ctx);
 
+// The prediction log the config's serve section names (store, journal, queue, fsync).
+absl::StatusOr<std::unique_ptr<serving::PredictionLog>> OpenConfiguredPredictionLog(
+    const base::Config& config);
 // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and the threads it starts afterwards
 // (call it before any thread starts), for WaitForStopSignal.
 sigset_t BlockStopSignals();

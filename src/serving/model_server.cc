@@ -7,7 +7,6 @@
 #include <csignal>
 #include <limits>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -24,7 +23,6 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "prometheus/text_serializer.h"
 #include "serving/scoring.h"
 
 #include "churn/base/json_text.h"
@@ -83,14 +81,7 @@ class Metrics {
 
   internal::ScoringMetrics& Scoring() { return scoring_; }
 
-  std::string Text(const PredictionLog* log) {
-    if (log != nullptr) {
-      scoring_.UpdateLog(*log);
-    }
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, registry_.Collect());
-    return out.str();
-  }
+  std::string Text(const PredictionLog* log) { return scoring_.Text(log); }
 
  private:
   prometheus::Registry registry_;

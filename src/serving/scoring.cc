@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "prometheus/text_serializer.h"
 
 #include "churn/base/json_text.h"
 #include "churn/base/logging.h"
@@ -114,7 +116,8 @@ bool UsableRequestId(absl::string_view id) {
 }
 
 ScoringMetrics::ScoringMetrics(prometheus::Registry& registry)
-    : predictions_(prometheus::BuildCounter()
+    : registry_(registry),
+      predictions_(prometheus::BuildCounter()
                        .Name("churn_predictions_total")
                        .Help("Records scored, by predicted label")
                        .Register(registry)),
@@ -196,13 +199,18 @@ void ScoringMetrics::Serving(const ServedModel& m) {
   info_->Set(1);
 }
 
-void ScoringMetrics::UpdateLog(const PredictionLog& log) {
-  const PredictionLog::Stats stats = log.GetStats();
-  log_depth_.Set(static_cast<double>(stats.queue_depth));
-  log_written_.Set(static_cast<double>(stats.written));
-  log_failures_.Set(static_cast<double>(stats.failures));
-  log_loaded_.Set(static_cast<double>(stats.loaded));
-  log_backlog_.Set(static_cast<double>(stats.backlog_bytes));
+std::string ScoringMetrics::Text(const PredictionLog* log) {
+  if (log != nullptr) {
+    const PredictionLog::Stats stats = log->GetStats();
+    log_depth_.Set(static_cast<double>(stats.queue_depth));
+    log_written_.Set(static_cast<double>(stats.written));
+    log_failures_.Set(static_cast<double>(stats.failures));
+    log_loaded_.Set(static_cast<double>(stats.loaded));
+    log_backlog_.Set(static_cast<double>(stats.backlog_bytes));
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_.Collect());
+  return out.str();
 }
 
 absl::Status ModelFollower::Start() {

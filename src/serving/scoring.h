@@ -56,7 +56,7 @@ PredictionRecord ScoreRecord(const LoadedModel& loaded, DecodedRecord& record, i
 
 int64_t NowMicros();
 
-// The metrics every scoring process exports, in the caller's registry.
+// The metrics every scoring process exports, in the caller's registry (which must outlive it).
 class ScoringMetrics {
  public:
   explicit ScoringMetrics(prometheus::Registry& registry);
@@ -65,10 +65,12 @@ class ScoringMetrics {
               const std::vector<int>& unknown_fields);
   void Reloaded(bool ok);
   void Serving(const ServedModel& m);
-  // Copies the prediction log's counters into their gauges (before a scrape).
-  void UpdateLog(const PredictionLog& log);
+  // The whole registry (these metrics and the caller's) in Prometheus' text format, with the
+  // prediction log's counters copied into their gauges first (when there is a log).
+  std::string Text(const PredictionLog* log);
 
  private:
+  prometheus::Registry& registry_;
   prometheus::Family<prometheus::Counter>& predictions_;
   prometheus::Family<prometheus::Histogram>& scores_;
   prometheus::Family<prometheus::Gauge>& model_info_;

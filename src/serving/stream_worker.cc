@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -16,7 +15,6 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "prometheus/text_serializer.h"
 #include "serving/scoring.h"
 
 #include "churn/base/json_text.h"
@@ -177,14 +175,7 @@ class WorkerMetrics {
     lag_.Add({{"stream", stream}}).Set(static_cast<double>(lag));
   }
 
-  std::string Text(const PredictionLog* log) {
-    if (log != nullptr) {
-      scoring_.UpdateLog(*log);
-    }
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, registry_.Collect());
-    return out.str();
-  }
+  std::string Text(const PredictionLog* log) { return scoring_.Text(log); }
 
  private:
   prometheus::Counter& Counter(const char* name, const char* help) {
