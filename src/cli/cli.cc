@@ -80,6 +80,7 @@ int RunCli(int argc, char** argv) {
   AddDeployCommand(app, ctx);
   AddSimulateCommand(app, ctx);
   AddStreamCommand(app, ctx);
+  AddDriftCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -59,12 +59,8 @@ std::string ProfileTable(const data::DatasetProfile& profile) {
 }
 
 absl::Status ShowDataset(const base::Config& config, const std::string& ref, bool as_json) {
-  const size_t at = ref.find('@');
-  const std::string dataset = ref.substr(0, at);
-  const std::string id = at == std::string::npos ? "latest" : ref.substr(at + 1);
   CHURN_ASSIGN_OR_RETURN(auto store, features::FeatureStore::Open(config, base::SystemClock()));
-  CHURN_ASSIGN_OR_RETURN(const features::SnapshotInfo info,
-                         store->Offline().GetSnapshot(dataset, id));
+  CHURN_ASSIGN_OR_RETURN(const features::SnapshotInfo info, store->Offline().GetSnapshotRef(ref));
   CHURN_ASSIGN_OR_RETURN(const data::DatasetProfile profile, store->Offline().LoadProfile(info));
   if (as_json) {
     const Json out = {{"snapshot", Json::parse(info.ToJson())},

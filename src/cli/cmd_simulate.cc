@@ -92,12 +92,9 @@ absl::StatusOr<std::pair<data::Schema, data::Table>> SimulationRows(const base::
   if (!f.drift.empty()) {
     return absl::InvalidArgumentError("--drift applies to --source synth only");
   }
-  const size_t at = f.source.find('@');
-  const std::string dataset = f.source.substr(0, at);
-  const std::string snapshot = at == std::string::npos ? "" : f.source.substr(at + 1);
   CHURN_ASSIGN_OR_RETURN(auto store, features::FeatureStore::Open(config, base::SystemClock()));
   CHURN_ASSIGN_OR_RETURN(const features::SnapshotInfo snap,
-                         store->Offline().GetSnapshot(dataset, snapshot));
+                         store->Offline().GetSnapshotRef(f.source));
   CHURN_ASSIGN_OR_RETURN(data::Schema schema, store->Offline().LoadSchema(snap));
   CHURN_ASSIGN_OR_RETURN(data::Table table, store->Offline().LoadTable(snap));
   return std::make_pair(std::move(schema), std::move(table));

@@ -43,6 +43,7 @@ void AddServeCommand(CLI::App& app, Context& ctx);
 void AddDeployCommand(CLI::App& app, Context& ctx);
 void AddSimulateCommand(CLI::App& app, Context& ctx);
 void AddStreamCommand(CLI::App& app, Context& ctx);
+void AddDriftCommand(CLI::App& app, Context& ctx);
 // `churn serve stream`, on the `serve` command.
 void AddServeStreamCommand(CLI::App& serve, Context& ctx);
 

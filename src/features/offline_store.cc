@@ -200,6 +200,11 @@ absl::StatusOr<std::vector<SnapshotInfo>> OfflineStore::ListSnapshots(absl::stri
   return snapshots;
 }
 
+absl::StatusOr<SnapshotInfo> OfflineStore::GetSnapshotRef(absl::string_view ref) {
+  const size_t at = ref.find('@');
+  return GetSnapshot(ref.substr(0, at), at == absl::string_view::npos ? "" : ref.substr(at + 1));
+}
+
 absl::StatusOr<SnapshotInfo> OfflineStore::GetSnapshot(absl::string_view dataset,
                                                        absl::string_view id) {
   CHURN_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snapshots, ListSnapshots(dataset));

@@ -82,6 +82,8 @@ class OfflineStore {
   // One snapshot: `id` may be a unique prefix of at least 4 digits, or "" / "latest" for the
   // newest. NotFound when absent; InvalidArgument when a prefix is ambiguous.
   absl::StatusOr<SnapshotInfo> GetSnapshot(absl::string_view dataset, absl::string_view id);
+  // The same from "DATASET[@ID]", as the CLI and the configuration write it.
+  absl::StatusOr<SnapshotInfo> GetSnapshotRef(absl::string_view ref);
 
   absl::StatusOr<data::Schema> LoadSchema(const SnapshotInfo& snapshot);
   absl::StatusOr<data::DatasetProfile> LoadProfile(const SnapshotInfo& snapshot);
