@@ -57,6 +57,13 @@ Setter ServeField(absl::string_view key, T ServeSettings::*member) {
 }
 
 template <typename T>
+Setter DriftField(absl::string_view key, T DriftSettings::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->drift.*member));
+  };
+}
+
+template <typename T>
 Setter DeployField(absl::string_view key, T DeploySettings::*member) {
   return [key, member](const YAML::Node& node, Config* config) {
     return ReadScalar(node, key, &(config->deploy.*member));
@@ -141,6 +148,21 @@ const std::map<std::string, Setter>& ServeKeys() {
   return *kKeys;
 }
 
+const std::map<std::string, Setter>& DriftKeys() {
+  using D = DriftSettings;
+  static const auto* const kKeys = new std::map<std::string, Setter>{
+      {"enabled", DriftField("drift.enabled", &D::enabled)},
+      {"count_window", DriftField("drift.count_window", &D::count_window)},
+      {"time_window_seconds", DriftField("drift.time_window_seconds", &D::time_window_seconds)},
+      {"time_window_max_rows", DriftField("drift.time_window_max_rows", &D::time_window_max_rows)},
+      {"min_rows", DriftField("drift.min_rows", &D::min_rows)},
+      {"share", DriftField("drift.share", &D::share)},
+      {"interval_seconds", DriftField("drift.interval_seconds", &D::interval_seconds)},
+      {"labeled_window", DriftField("drift.labeled_window", &D::labeled_window)},
+  };
+  return *kKeys;
+}
+
 const std::map<std::string, Setter>& DeployKeys() {
   using D = DeploySettings;
   static const auto* const kKeys = new std::map<std::string, Setter>{
@@ -170,6 +192,10 @@ absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
     }
     if (where == "top level" && key == "serve") {
       CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "serve", ServeKeys(), config));
+      continue;
+    }
+    if (where == "top level" && key == "drift") {
+      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "drift", DriftKeys(), config));
       continue;
     }
     if (where == "top level" && key == "deploy") {

@@ -71,12 +71,39 @@ absl::StatusOr<serving::ModelServerOptions> Options(const base::ServeSettings& s
                                      .drain_timeout = absl::Seconds(s.drain_seconds)};
 }
 
+}  // namespace
+
+absl::StatusOr<std::optional<drift::MonitorOptions>> ConfiguredDriftOptions(
+    const base::DriftSettings& s) {
+  if (!s.enabled) {
+    return std::nullopt;
+  }
+  if (s.count_window < 1 || s.time_window_max_rows < 1 || s.min_rows < 1 || s.labeled_window < 1 ||
+      !(s.time_window_seconds > 0) || !(s.interval_seconds > 0)) {
+    return absl::InvalidArgumentError(
+        "drift: count_window, time_window_max_rows, min_rows, labeled_window, "
+        "time_window_seconds and interval_seconds must be positive");
+  }
+  const drift::MonitorOptions options{.count_rows = static_cast<size_t>(s.count_window),
+                                      .time_span = absl::Seconds(s.time_window_seconds),
+                                      .time_max_rows = static_cast<size_t>(s.time_window_max_rows),
+                                      .min_rows = static_cast<size_t>(s.min_rows),
+                                      .share_threshold = s.share,
+                                      .labeled_rows = static_cast<size_t>(s.labeled_window)};
+  CHURN_RETURN_IF_ERROR(options.Validate());
+  return options;
+}
+
+namespace {
+
 absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
   // The flags replace the config's serve settings everywhere below (PredictionsUrl included).
   config.serve = Merge(config.serve, flags);
   const base::ServeSettings& settings = config.serve;
   CHURN_ASSIGN_OR_RETURN(serving::ModelServerOptions options, Options(settings));
   options.log_predictions = !flags.no_log;
+  CHURN_ASSIGN_OR_RETURN(options.drift, ConfiguredDriftOptions(config.drift));
+  options.drift_interval = absl::Seconds(config.drift.interval_seconds);
   const sigset_t signals = BlockStopSignals();
   CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
   std::unique_ptr<serving::PredictionLog> log;

@@ -102,6 +102,8 @@ absl::Status ServeStream(base::Config config, const ServeStreamFlags& f) {
   config.serve.unknown_category = f.unknown_category.value_or(config.serve.unknown_category);
   config.serve.poll_seconds = f.poll_seconds.value_or(config.serve.poll_seconds);
   CHURN_ASSIGN_OR_RETURN(serving::StreamWorkerOptions options, WorkerOptions(config.serve, f));
+  CHURN_ASSIGN_OR_RETURN(options.drift, ConfiguredDriftOptions(config.drift));
+  options.drift_interval = absl::Seconds(config.drift.interval_seconds);
   const sigset_t signals = BlockStopSignals();
   CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
   std::unique_ptr<serving::PredictionLog> log;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -13,6 +14,7 @@
 #include "absl/strings/string_view.h"
 
 #include "churn/base/config.h"
+#include "churn/drift/monitor.h"
 #include "churn/registry/registry.h"
 #include "churn/serving/prediction_log.h"
 
@@ -46,6 +48,11 @@ void AddStreamCommand(CLI::App& app, Context& ctx);
 void AddDriftCommand(CLI::App& app, Context& ctx);
 // `churn serve stream`, on the `serve` command.
 void AddServeStreamCommand(CLI::App& serve, Context& ctx);
+
+// The live drift windows the config's drift section asks for (nullopt: drift.enabled is false);
+// InvalidArgument naming the setting that is out of range.
+absl::StatusOr<std::optional<drift::MonitorOptions>> ConfiguredDriftOptions(
+    const base::DriftSettings& s);
 
 // The prediction log the config's serve section names (store, journal, queue, fsync).
 absl::StatusOr<std::unique_ptr<serving::PredictionLog>> OpenConfiguredPredictionLog(

@@ -21,6 +21,7 @@
 #include "churn/data/split.h"
 #include "churn/features/pipeline.h"
 #include "churn/model/xgboost.h"
+#include "churn/serving/served_model.h"
 
 namespace churn::flows {
 namespace {
@@ -274,11 +275,29 @@ absl::StatusOr<std::string> ImportanceJson(const model::Booster& booster, const 
   return nlohmann::json{{"rows", rows}, {"split", "train"}, {"features", features}}.dump(2);
 }
 
+// Live drift's reference: the held-out rows (validation and test: rows the trees never fit, so
+// their probabilities are what serving will see on undrifted traffic), with the model's
+// probabilities and the labels.
+absl::StatusOr<std::string> DriftReferenceJson(const model::Booster& booster, const Prepared& p,
+                                               double threshold) {
+  std::vector<float> x = p.valid_x;
+  x.insert(x.end(), p.test_x.begin(), p.test_x.end());
+  std::vector<float> y = p.valid_y;
+  y.insert(y.end(), p.test_y.begin(), p.test_y.end());
+  CHURN_ASSIGN_OR_RETURN(const std::vector<float> scores,
+                         booster.PredictDense(x, y.size(), p.cols));
+  CHURN_ASSIGN_OR_RETURN(const drift::ReferenceProfile ref,
+                         serving::BuildDriftReference(p.pipeline, x, scores, y, threshold));
+  return ref.ToJson();
+}
+
 absl::Status LogWinner(Registry* registry, const TrainOutcome& out, const Prepared& p,
                        const model::Booster& booster, const std::string& model_json) {
   const std::string& run = out.winner_run_id;
   CHURN_ASSIGN_OR_RETURN(std::string ubj, booster.SaveUbj());
   CHURN_ASSIGN_OR_RETURN(std::string importance, ImportanceJson(booster, p));
+  CHURN_ASSIGN_OR_RETURN(std::string drift_reference,
+                         DriftReferenceJson(booster, p, out.threshold.threshold));
   const data::DatasetProfile profile = data::ComputeProfile(p.train_table, p.schema);
   const train::TrialRecord& winner = out.study.trials[out.study.winner];
   nlohmann::json evaluation = {{"valid", nlohmann::json::parse(out.valid.ToJson())},
@@ -291,6 +310,7 @@ absl::Status LogWinner(Registry* registry, const TrainOutcome& out, const Prepar
                              {"pipeline", "pipeline.json"},
                              {"schema", "schema.yaml"},
                              {"reference_profile", "profile.json"},
+                             {"drift_reference", "drift_reference.json"},
                              {"feature_names", p.pipeline.FeatureNames()},
                              {"threshold", out.threshold.threshold},
                              {"best_iteration", winner.best_iteration},
@@ -304,6 +324,7 @@ absl::Status LogWinner(Registry* registry, const TrainOutcome& out, const Prepar
       {"model/pipeline.json", p.pipeline.ToJson()},
       {"model/schema.yaml", p.schema.ToYaml()},
       {"model/profile.json", data::ProfileToJson(profile)},
+      {"model/drift_reference.json", drift_reference},
       {"model/importance.json", importance},
       {"model/evaluation.json", evaluation.dump(2)},
       {"model/churn_model.json", manifest.dump(2)},

@@ -23,6 +23,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "serving/drift_exporter.h"
 #include "serving/scoring.h"
 
 #include "churn/base/json_text.h"
@@ -123,8 +124,10 @@ class ModelServerImpl final : public ModelServer {
         follower_({.model = options_.model,
                    .unknown_category = options_.unknown_category,
                    .poll_interval = options_.poll_interval,
-                   .who = "serve"},
-                  registry, &metrics_.Scoring()) {}
+                   .who = "serve",
+                   .drift = options_.drift},
+                  registry, &metrics_.Scoring()),
+        drift_(metrics_.Scoring().Registry(), &follower_, options_.drift_interval) {}
 
   ~ModelServerImpl() override { Drain(); }
 
@@ -133,6 +136,7 @@ class ModelServerImpl final : public ModelServer {
 
   absl::Status Start() {
     CHURN_RETURN_IF_ERROR(follower_.Start());
+    drift_.Start();
     AddRoutes();
     CHURN_ASSIGN_OR_RETURN(server_, http::Server::Start({.host = options_.host,
                                                          .port = options_.port,
@@ -160,6 +164,7 @@ class ModelServerImpl final : public ModelServer {
       }
       drained_ = true;
     }
+    drift_.Stop();
     follower_.Stop();
     int64_t left = 0;
     if (server_ != nullptr) {
@@ -202,6 +207,7 @@ class ModelServerImpl final : public ModelServer {
   PredictionLog* const log_;
   Metrics metrics_;
   internal::ModelFollower follower_;
+  internal::DriftExporter drift_;
   RequestIds ids_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
@@ -214,7 +220,7 @@ void ModelServerImpl::Handle(Request request, Responder respond) {
   // The route label of the metrics: the path of a fixed route, else a bounded family name.
   static const auto* const kRoutes = new absl::flat_hash_set<std::string>{
       "/predict", "/predict/batch", "/v2/health/live", "/v2/health/ready", "/health",
-      "/model",   "/metrics",       "/feedback",       "/admin/reload"};
+      "/model",   "/metrics",       "/feedback",       "/admin/reload",    "/drift"};
   std::string route = kRoutes->contains(request.path)                 ? request.path
                       : absl::StartsWith(request.path, "/v2/models/") ? "/v2/models"
                                                                       : "other";
@@ -254,6 +260,11 @@ void ModelServerImpl::AddRoutes() {
     return Response::Json(200, absl::StrCat(R"({"status":"ok","model":)", loaded->model_json, "}"));
   });
   router_.Handle("GET", "/model", [this](const Request&) { return ModelInfo(); });
+  // The served version's live drift, computed now (the gauges are set too).
+  router_.Handle("GET", "/drift", [this](const Request&) {
+    drift_.Update();
+    return Response::Json(200, drift_.LastJson());
+  });
   router_.Handle("GET", "/metrics", [this](const Request&) {
     return Response{.status = 200,
                     .content_type = "text/plain; version=0.0.4; charset=utf-8",
@@ -293,7 +304,7 @@ void ModelServerImpl::Score(const LoadedModel& loaded, ScoreCall call,
     PredictionRecord& p = scored.emplace_back(internal::ScoreRecord(loaded, r, call.received_us));
     p.request_id = records.size() == 1 ? call.request_id : absl::StrCat(call.request_id, "-", i);
     p.source = call.source;
-    metrics_.Scoring().Scored(loaded, p, r.unknown_fields);
+    metrics_.Scoring().Scored(loaded, p, r);
     if (options_.reasons > 0) {
       reasons[i] = internal::ReasonsJson(loaded, r.features, options_.reasons);
     }
@@ -438,8 +449,12 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
     (*respond)(Response::Error(503, "no prediction store"));
     return;
   }
-  absl::Status queued = log_->AddFeedback(f, [respond](const absl::Status& logged) {
-    (*respond)(logged.ok() ? Response::Json(200, R"({"stored":true})")
+  const std::shared_ptr<const LoadedModel> loaded = Current();
+  const bool matched = loaded != nullptr && loaded->monitor != nullptr &&
+                       loaded->monitor->Label(f.request_id, f.customer_id, f.churned);
+  absl::Status queued = log_->AddFeedback(f, [respond, matched](const absl::Status& logged) {
+    (*respond)(logged.ok() ? Response::Json(200, matched ? R"({"stored":true,"matched":true})"
+                                                         : R"({"stored":true,"matched":false})")
                            : Unavailable(logged.message()));
   });
   if (!queued.ok()) {

@@ -42,7 +42,8 @@ int64_t NowMicros() {
 }
 
 absl::StatusOr<std::shared_ptr<const LoadedModel>> PrepareModel(
-    std::shared_ptr<const ServedModel> model, UnknownCategoryPolicy policy) {
+    std::shared_ptr<const ServedModel> model, UnknownCategoryPolicy policy,
+    const std::optional<drift::MonitorOptions>& drift) {
   CHURN_ASSIGN_OR_RETURN(RequestDecoder decoder,
                          RequestDecoder::Create(model->Schema(), model->Pipeline(), policy));
   std::vector<std::string> names;
@@ -50,8 +51,14 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> PrepareModel(
     names.push_back(absl::AsciiStrToLower(f.name));
   }
   std::string model_json = ModelJson(*model);
-  return std::make_shared<const LoadedModel>(
-      LoadedModel{std::move(model), std::move(decoder), std::move(names), std::move(model_json)});
+  std::shared_ptr<drift::DriftMonitor> monitor;
+  if (drift.has_value() && model->DriftReference() != nullptr) {
+    CHURN_RETURN_IF_ERROR(drift->Validate());
+    monitor = std::make_shared<drift::DriftMonitor>(model->DriftReference(), *drift);
+  }
+  return std::make_shared<const LoadedModel>(LoadedModel{std::move(model), std::move(decoder),
+                                                         std::move(names), std::move(model_json),
+                                                         std::move(monitor)});
 }
 
 std::string ReasonsJson(const LoadedModel& loaded, const std::vector<float>& features, size_t n) {
@@ -168,14 +175,18 @@ ScoringMetrics::ScoringMetrics(prometheus::Registry& registry)
                                       0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95})) {}
 
 void ScoringMetrics::Scored(const LoadedModel& loaded, const PredictionRecord& record,
-                            const std::vector<int>& unknown_fields) {
+                            const DecodedRecord& decoded) {
   (record.label == 1 ? score_1_ : score_0_).Increment();
   score_hist_.Observe(record.probability);
-  if (unknown_fields.empty()) {
+  if (loaded.monitor != nullptr) {
+    loaded.monitor->Observe(decoded.features, record.probability, record.request_id,
+                            record.customer_id, absl::FromUnixMicros(record.time_us));
+  }
+  if (decoded.unknown_fields.empty()) {
     return;
   }
   absl::MutexLock lock(&mu_);
-  for (const int f : unknown_fields) {
+  for (const int f : decoded.unknown_fields) {
     const std::string& field = loaded.decoder.Fields()[static_cast<size_t>(f)];
     auto& c = unknown_counters_[field];
     if (c == nullptr) {
@@ -263,7 +274,7 @@ absl::Status ModelFollower::Load(const registry::ModelVersion& version) {
   absl::StatusOr<std::shared_ptr<const ServedModel>> model =
       LoadServedModel(*registry_, ModelRef{.name = version.name, .version = version.version});
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded =
-      model.ok() ? PrepareModel(*std::move(model), options_.unknown_category)
+      model.ok() ? PrepareModel(*std::move(model), options_.unknown_category, options_.drift)
                  : absl::StatusOr<std::shared_ptr<const LoadedModel>>(model.status());
   metrics_->Reloaded(loaded.ok());
   if (!loaded.ok()) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
+#include "churn/drift/monitor.h"
 #include "churn/registry/registry.h"
 #include "churn/serving/prediction_log.h"
 #include "churn/serving/request_decoder.h"
@@ -36,10 +38,15 @@ struct LoadedModel {
   RequestDecoder decoder;
   std::vector<std::string> feature_names;  // lowercase, per pipeline feature
   std::string model_json;                  // {"name":...,"version":...,"run_id":...}
+  // Live drift of this version against its reference; null when the version has none or
+  // monitoring is off. A new version starts with empty windows.
+  std::shared_ptr<drift::DriftMonitor> monitor;
 };
 
+// `drift`: the monitor's windows (nullopt: no monitoring).
 absl::StatusOr<std::shared_ptr<const LoadedModel>> PrepareModel(
-    std::shared_ptr<const ServedModel> model, UnknownCategoryPolicy policy);
+    std::shared_ptr<const ServedModel> model, UnknownCategoryPolicy policy,
+    const std::optional<drift::MonitorOptions>& drift = std::nullopt);
 
 // The `n` features that pushed this record's score most (TreeSHAP), as the JSON array of an
 // answer's "reasons": [{"feature":"total_trans_ct","value":42,"contribution":1.3}, ...].
@@ -61,13 +68,16 @@ class ScoringMetrics {
  public:
   explicit ScoringMetrics(prometheus::Registry& registry);
 
+  // Counts a scored record and hands it to the version's drift monitor.
   void Scored(const LoadedModel& loaded, const PredictionRecord& record,
-              const std::vector<int>& unknown_fields);
+              const DecodedRecord& decoded);
   void Reloaded(bool ok);
   void Serving(const ServedModel& m);
   // The whole registry (these metrics and the caller's) in Prometheus' text format, with the
   // prediction log's counters copied into their gauges first (when there is a log).
   std::string Text(const PredictionLog* log);
+
+  prometheus::Registry& Registry() { return registry_; }
 
  private:
   prometheus::Registry& registry_;
@@ -97,6 +107,8 @@ struct FollowerOptions {
   absl::Duration poll_interval = absl::Seconds(10);
   // The log prefix ("serve", "stream").
   std::string who = "serve";
+  // Live drift windows of each loaded version (nullopt: no monitoring).
+  std::optional<drift::MonitorOptions> drift = drift::MonitorOptions{};
 };
 
 // Keeps the version a model reference names loaded. Start loads it (or starts unready when the

@@ -19,6 +19,7 @@ constexpr size_t kMinReferenceRows = 512;
 constexpr size_t kMaxReferenceRows = 200000;
 constexpr uint64_t kReferenceSeed = 20261202;
 constexpr double kVerifyTolerance = 1e-6;
+constexpr char kDriftReferenceFile[] = "drift_reference.json";
 
 bool IsName(absl::string_view s) {
   return !s.empty() && s.find_first_of("@/ \t\r\n") == absl::string_view::npos;
@@ -115,7 +116,58 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ServedModel::FromPackage(
                                                     m->reference_rows_.size() / trees.NumFeatures(),
                                                     kVerifyTolerance));
   m->trees_.emplace(std::move(trees));
+  CHURN_RETURN_IF_ERROR(m->LoadDriftReference(files));
   return std::shared_ptr<const ServedModel>(std::move(m));
+}
+
+absl::Status ServedModel::LoadDriftReference(const PackageFiles& files) {
+  const auto it = files.find(kDriftReferenceFile);
+  if (it == files.end()) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<drift::ReferenceProfile> ref = drift::ReferenceProfile::FromJson(it->second);
+  if (!ref.ok()) {
+    return base::WithContext(ref.status(), kDriftReferenceFile);
+  }
+  const std::vector<features::EncodedFeature>& features = pipeline_.Features();
+  for (const drift::ReferenceColumn& c : ref->columns) {
+    if (c.feature.index >= features.size() || features[c.feature.index].name != c.feature.name) {
+      return absl::InvalidArgumentError(absl::StrCat(kDriftReferenceFile, ": input ",
+                                                     c.feature.name, " is not pipeline feature ",
+                                                     c.feature.index));
+    }
+  }
+  drift_reference_ = std::make_shared<const drift::ReferenceProfile>(*std::move(ref));
+  return absl::OkStatus();
+}
+
+std::vector<drift::MonitoredFeature> MonitoredFeatures(const features::FeaturePipeline& pipeline) {
+  std::vector<drift::MonitoredFeature> out;
+  const std::vector<features::EncodedFeature>& features = pipeline.Features();
+  for (size_t i = 0; i < features.size(); ++i) {
+    const features::EncodedFeature& f = features[i];
+    if (f.kind == features::EncodedFeature::Kind::kRatio) {
+      continue;
+    }
+    const bool categorical = f.kind == features::EncodedFeature::Kind::kCategorical;
+    out.push_back(
+        {.name = f.name,
+         .kind = categorical ? drift::ColumnKind::kCategorical : drift::ColumnKind::kNumeric,
+         .index = i,
+         .levels = categorical ? f.levels : std::vector<std::string>{}});
+  }
+  return out;
+}
+
+absl::StatusOr<drift::ReferenceProfile> BuildDriftReference(
+    const features::FeaturePipeline& pipeline, absl::Span<const float> matrix,
+    absl::Span<const float> scores, absl::Span<const float> labels, double threshold) {
+  return drift::BuildReference({.features = MonitoredFeatures(pipeline),
+                                .matrix = matrix,
+                                .width = pipeline.NumFeatures(),
+                                .scores = scores,
+                                .labels = labels,
+                                .decision_threshold = threshold});
 }
 
 absl::StatusOr<registry::ModelVersion> ResolveModelRef(registry::Registry& registry,
@@ -131,9 +183,13 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> LoadServedModel(registry::Reg
   CHURN_ASSIGN_OR_RETURN(registry::ModelVersion version, ResolveModelRef(registry, ref));
   CHURN_ASSIGN_OR_RETURN(const std::string path, SourcePath(version));
   PackageFiles files;
-  for (const char* name : {"churn_model.json", "model.json", "pipeline.json", "schema.yaml"}) {
+  for (const char* name :
+       {"churn_model.json", "model.json", "pipeline.json", "schema.yaml", kDriftReferenceFile}) {
     const std::string artifact = path.empty() ? name : absl::StrCat(path, "/", name);
     absl::StatusOr<std::string> bytes = registry.ReadArtifact(version.run_id, artifact);
+    if (absl::IsNotFound(bytes.status()) && absl::string_view(name) == kDriftReferenceFile) {
+      continue;  // a version from before drift references: served unmonitored
+    }
     if (!bytes.ok()) {
       return absl::Status(bytes.status().code(),
                           absl::StrCat("model ", version.name, " version ", version.version,

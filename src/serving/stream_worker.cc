@@ -15,6 +15,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "serving/drift_exporter.h"
 #include "serving/scoring.h"
 
 #include "churn/base/json_text.h"
@@ -208,8 +209,10 @@ class StreamWorkerImpl final : public StreamWorker {
         follower_({.model = options_.model,
                    .unknown_category = options_.unknown_category,
                    .poll_interval = options_.poll_interval,
-                   .who = "stream"},
-                  registry, &metrics_.Scoring()) {
+                   .who = "stream",
+                   .drift = options_.drift},
+                  registry, &metrics_.Scoring()),
+        drift_(metrics_.Scoring().Registry(), &follower_, options_.drift_interval) {
     if (options_.dead_stream.empty()) {
       options_.dead_stream = absl::StrCat(options_.streams.front(), ":dead");
     }
@@ -222,6 +225,7 @@ class StreamWorkerImpl final : public StreamWorker {
 
   absl::Status Start() {
     CHURN_RETURN_IF_ERROR(follower_.Start());
+    drift_.Start();
     if (options_.metrics_port >= 0) {
       CHURN_RETURN_IF_ERROR(StartMetricsServer());
     }
@@ -251,6 +255,7 @@ class StreamWorkerImpl final : public StreamWorker {
     if (thread_.joinable()) {
       thread_.join();
     }
+    drift_.Stop();
     follower_.Stop();
     if (log_ != nullptr) {
       log_->Flush();
@@ -299,6 +304,7 @@ class StreamWorkerImpl final : public StreamWorker {
   PredictionLog* const log_;
   WorkerMetrics metrics_;
   internal::ModelFollower follower_;
+  internal::DriftExporter drift_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
 
@@ -320,6 +326,10 @@ absl::Status StreamWorkerImpl::StartMetricsServer() {
     return http::Response{.status = 200,
                           .content_type = "text/plain; version=0.0.4; charset=utf-8",
                           .body = metrics_.Text(log_)};
+  });
+  router->Handle("GET", "/drift", [this](const http::Request&) {
+    drift_.Update();
+    return http::Response::Json(200, drift_.LastJson());
   });
   router->Handle("GET", "/health", [this](const http::Request&) {
     const std::shared_ptr<const LoadedModel> loaded = follower_.Current();
@@ -591,7 +601,7 @@ Outcome StreamWorkerImpl::Judge(const LoadedModel& loaded, Event& event,
   record.request_id = internal::UsableRequestId(event.request_id) ? event.request_id : key;
   record.source = "stream";
   record.source_key = key;
-  metrics_.Scoring().Scored(loaded, record, decoded.unknown_fields);
+  metrics_.Scoring().Scored(loaded, record, decoded);
   const std::string reasons =
       options_.reasons > 0 ? internal::ReasonsJson(loaded, decoded.features, options_.reasons) : "";
   Outcome out{.result = true,

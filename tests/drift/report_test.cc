@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "drift/drift_fixture.h"
 #include "testing/test_env.h"
 
 #include "churn/data/csv_table.h"
@@ -16,29 +17,8 @@ namespace {
 
 using ::churn::testing::IsOk;
 using ::churn::testing::StatusIs;
-
-data::Schema BankSchema() {
-  absl::StatusOr<data::Schema> schema =
-      data::LoadSchemaFile(testing::SourceDir() + "/configs/bank_churners.yaml");
-  EXPECT_THAT(schema.status(), IsOk());
-  return schema.ok() ? *schema : data::Schema{};
-}
-
-data::Table Synth(const data::Schema& schema, int64_t rows, uint64_t seed,
-                  const std::vector<std::string>& drift = {}) {
-  data::SynthOptions options{.rows = rows, .seed = seed};
-  for (const std::string& spec : drift) {
-    absl::StatusOr<data::SynthDrift> d = data::ParseSynthDrift(spec);
-    EXPECT_THAT(d.status(), IsOk());
-    options.drift.push_back(*d);
-  }
-  absl::StatusOr<std::string> csv = data::GenerateSynthCsv(options);
-  EXPECT_THAT(csv.status(), IsOk());
-  absl::StatusOr<data::ReadTableResult> read =
-      data::ReadCsvTable(*csv, schema, data::ReadTableOptions{});
-  EXPECT_THAT(read.status(), IsOk());
-  return read.ok() ? std::move(read->table) : data::Table{};
-}
+using testing::BankSchema;
+using testing::Synth;
 
 const ColumnReport* FindColumn(const DatasetReport& r, const std::string& name) {
   for (const ColumnReport& c : r.columns) {

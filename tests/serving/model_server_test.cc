@@ -22,7 +22,10 @@
 #include "testing/http_client.h"
 #include "testing/test_env.h"
 
+#include "churn/data/csv_table.h"
+#include "churn/data/synth.h"
 #include "churn/features/pipeline.h"
+#include "churn/metrics/classification.h"
 #include "churn/model/xgboost.h"
 
 namespace churn::serving {
@@ -30,6 +33,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::HttpFetch;
+using ::testing::Not;
 using Json = nlohmann::json;
 
 class ModelServerTest : public ::testing::Test {
@@ -249,6 +253,107 @@ TEST_F(ModelServerTest, FeedbackIsStored) {
   EXPECT_EQ(Post("/admin/reload", "").status, 401) << "the admin token is required";
   log_->Flush();
   EXPECT_EQ(*log_->CountFeedback(), 2);
+}
+
+// Live drift: drifted traffic (Total_Trans_Ct halved) shows in GET /drift and in the gauges
+// within one count window; feedback labels find their predictions and give the realized
+// quality, equal to the metrics module's on the same (probability, label) pairs.
+TEST_F(ModelServerTest, DriftedTrafficShowsInDriftAndMetricsAndFeedbackGivesRealizedQuality) {
+  StartServer({.drift = drift::MonitorOptions{.count_rows = 400, .min_rows = 100},
+               .drift_interval = absl::ZeroDuration()});
+  const testing::HttpResponse before = HttpFetch("GET", Url("/drift"));
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(Json::parse(before.body).at("windows").at(0).at("computed"), false);
+  data::SynthOptions synth{.rows = 400, .seed = 99};
+  synth.drift.push_back(*data::ParseSynthDrift("scale:Total_Trans_Ct=0.5"));
+  const auto csv = data::GenerateSynthCsv(synth);
+  ASSERT_TRUE(csv.ok());
+  const auto read = data::ReadCsvTable(*csv, fixture_->Schema(), {});
+  ASSERT_TRUE(read.ok()) << read.status();
+  const auto labels = features::Labels(read->table, fixture_->Schema());
+  ASSERT_TRUE(labels.ok());
+  std::vector<float> probabilities;
+  for (size_t r = 0; r < read->table.NumRows(); ++r) {
+    const testing::HttpResponse a =
+        HttpFetch("POST", Url("/predict"), testing::RowJson(read->table, fixture_->Schema(), r),
+                  {"Content-Type: application/json", absl::StrCat("X-Request-Id: d-", r)});
+    ASSERT_EQ(a.status, 200) << a.body;
+    probabilities.push_back(Json::parse(a.body).at("churn_probability").get<float>());
+  }
+  Json d = Json::parse(HttpFetch("GET", Url("/drift")).body);
+  EXPECT_EQ(d.at("monitored"), true);
+  EXPECT_EQ(d.at("observed"), 400);
+  const Json& count = d.at("windows").at(0);
+  EXPECT_EQ(count.at("window"), "count");
+  ASSERT_EQ(count.at("computed"), true) << d.dump();
+  bool found = false;
+  for (const Json& c : count.at("columns")) {
+    if (c.at("feature") == "total_trans_ct") {
+      found = true;
+      EXPECT_EQ(c.at("drifted"), true) << c.dump();
+      EXPECT_EQ(c.at("test"), "ks") << "the fixture's reference has under 1,000 rows";
+    }
+  }
+  EXPECT_TRUE(found) << count.dump();
+  const std::string metrics = HttpFetch("GET", Url("/metrics")).body;
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(R"(churn_feature_drift_detected{feature="total_trans_ct",window="count"} 1)"));
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(churn_feature_drift_score{feature="total_trans_ct",test="ks",)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(churn_drift_window_rows{window="count"} 400)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(churn_dataset_drift_share{window="count"})"));
+  EXPECT_THAT(metrics, HasSubstr(R"(churn_estimated_quality{metric="roc_auc",window="count"})"));
+  EXPECT_THAT(metrics, HasSubstr("churn_prediction_score_mean{"));
+  EXPECT_THAT(metrics, Not(HasSubstr("churn_realized_quality{"))) << "no labels yet";
+
+  for (size_t r = 0; r < 300; ++r) {
+    const testing::HttpResponse f = Post(
+        "/feedback",
+        Json{{"request_id", absl::StrCat("d-", r)}, {"churned", static_cast<int>((*labels)[r])}}
+            .dump());
+    ASSERT_EQ(f.status, 200) << f.body;
+    EXPECT_EQ(Json::parse(f.body).at("matched"), true);
+  }
+  EXPECT_EQ(
+      Json::parse(Post("/feedback", R"({"request_id":"none","churned":1})").body).at("matched"),
+      false);
+  d = Json::parse(HttpFetch("GET", Url("/drift")).body);
+  const Json& labeled = d.at("labeled");
+  ASSERT_EQ(labeled.at("computed"), true) << d.dump();
+  EXPECT_EQ(labeled.at("rows"), 300);
+  const auto auc = metrics::RocAuc(absl::MakeConstSpan(*labels).first(300),
+                                   absl::MakeConstSpan(probabilities).first(300));
+  ASSERT_TRUE(auc.ok()) << auc.status();
+  EXPECT_NEAR(labeled.at("realized_quality").at("roc_auc").get<double>(), *auc, 1e-9);
+  EXPECT_EQ(d.at("labels_unmatched"), 1);
+  EXPECT_THAT(HttpFetch("GET", Url("/metrics")).body,
+              HasSubstr(R"(churn_realized_quality{metric="roc_auc"})"));
+}
+
+// A version without a drift reference is served unmonitored, and the drift series go away; a
+// version with one starts with empty windows.
+TEST_F(ModelServerTest, VersionWithoutADriftReferenceIsServedUnmonitored) {
+  StartServer({.drift_interval = absl::ZeroDuration()});
+  for (size_t r = 0; r < 150; ++r) {
+    ASSERT_EQ(Post("/predict", Row(r)).status, 200);
+  }
+  ASSERT_EQ(HttpFetch("GET", Url("/drift")).status, 200);
+  EXPECT_THAT(HttpFetch("GET", Url("/metrics")).body, HasSubstr("churn_feature_drift_score{"));
+  testing::TrainedPackage old = package_;
+  old.drift_reference_json.clear();
+  ASSERT_TRUE(fixture_->Register(old, "production").ok());
+  ASSERT_TRUE(server_->Reload().ok());
+  EXPECT_EQ(Post("/predict", Row(0)).status, 200);
+  const Json d = Json::parse(HttpFetch("GET", Url("/drift")).body);
+  EXPECT_EQ(d.at("monitored"), false);
+  EXPECT_THAT(d.at("reason").get<std::string>(), HasSubstr("no drift reference"));
+  EXPECT_THAT(HttpFetch("GET", Url("/metrics")).body, Not(HasSubstr("churn_feature_drift_score{")));
+  ASSERT_TRUE(fixture_->Register(package_, "production").ok());
+  ASSERT_TRUE(server_->Reload().ok());
+  const Json fresh = Json::parse(HttpFetch("GET", Url("/drift")).body);
+  EXPECT_EQ(fresh.at("monitored"), true);
+  EXPECT_EQ(fresh.at("observed"), 0);
 }
 
 // `churn simulate http` sends sampled records at the rate asked and reports every answer; the

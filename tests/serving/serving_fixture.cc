@@ -13,6 +13,7 @@
 #include "churn/features/pipeline.h"
 #include "churn/model/xgboost.h"
 #include "churn/serving/request_decoder.h"
+#include "churn/serving/served_model.h"
 
 namespace churn::testing {
 
@@ -67,6 +68,15 @@ absl::StatusOr<TrainedPackage> ServingFixture::Train(int rounds, int depth) cons
                                    {"threshold", 0.5},
                                    {"feature_names", pipeline.FeatureNames()}}
                         .dump();
+  // The held-out rows are the drift reference, as the training flow makes it.
+  const auto held_x = absl::MakeConstSpan(x).subspan(train_rows * cols);
+  CHURN_ASSIGN_OR_RETURN(const std::vector<float> held_scores,
+                         trained.booster.PredictDense(held_x, y.size() - train_rows, cols));
+  CHURN_ASSIGN_OR_RETURN(
+      const drift::ReferenceProfile reference,
+      serving::BuildDriftReference(pipeline, held_x, held_scores,
+                                   absl::MakeConstSpan(y).subspan(train_rows), 0.5));
+  p.drift_reference_json = reference.ToJson();
   return p;
 }
 
@@ -83,6 +93,11 @@ absl::StatusOr<int64_t> ServingFixture::Register(const TrainedPackage& package,
       registry_->LogArtifact(id, "model/schema.yaml", package.schema_yaml).status());
   CHURN_RETURN_IF_ERROR(
       registry_->LogArtifact(id, "model/churn_model.json", package.manifest_json).status());
+  if (!package.drift_reference_json.empty()) {
+    CHURN_RETURN_IF_ERROR(
+        registry_->LogArtifact(id, "model/drift_reference.json", package.drift_reference_json)
+            .status());
+  }
   if (!registry_->GetRegisteredModel("churn").ok()) {
     CHURN_RETURN_IF_ERROR(registry_->CreateRegisteredModel("churn", "", {}).status());
   }

@@ -22,6 +22,8 @@ struct TrainedPackage {
   std::string pipeline_json{};
   std::string schema_yaml{};
   std::string manifest_json{};
+  // Empty: a package without one (a version from before drift references).
+  std::string drift_reference_json{};
 };
 
 class ServingFixture {

@@ -88,6 +88,25 @@ struct ServeSettings {
   double drain_seconds = 10;
 };
 
+// Live drift in `churn serve http` and `churn serve stream` (drift/monitor.h): the windows of
+// the served version against its reference, exported as Prometheus gauges.
+struct DriftSettings {
+  bool enabled = true;
+  // The count window: the last N predictions.
+  int64_t count_window = 1000;
+  // The time window, and the rows it keeps at most (a uniform sample per 1/30 of it beyond).
+  double time_window_seconds = 300;
+  int64_t time_window_max_rows = 30000;
+  // A window or column with fewer rows gives no verdict.
+  int64_t min_rows = 100;
+  // Share of drifted features at which the dataset drifted.
+  double share = 0.5;
+  // How often the gauges are computed, in seconds.
+  double interval_seconds = 5;
+  // Labeled predictions (feedback) the realized quality is computed on.
+  int64_t labeled_window = 1000;
+};
+
 // The deployment gates of `churn deploy` (src/flows/deploy_flow.cc computes each).
 struct DeploySettings {
   // auc_floor: the candidate's test ROC-AUC (version metric test_auc) must be at least this.
@@ -139,6 +158,7 @@ struct Config {
   size_t max_reported_violations = 20;
   TrainSettings train;
   ServeSettings serve;
+  DriftSettings drift;
   DeploySettings deploy;
 
   // The object store URI after defaults: object_store or "<data_dir>/objects".

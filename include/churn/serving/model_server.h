@@ -23,11 +23,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "churn/drift/monitor.h"
 #include "churn/registry/registry.h"
 #include "churn/serving/prediction_log.h"
 #include "churn/serving/request_decoder.h"
@@ -54,7 +56,11 @@ struct ModelServerOptions {
   // How long Drain() waits for requests in flight.
   absl::Duration drain_timeout = absl::Seconds(10);
   // Log every prediction (off only for measuring what the log costs).
-  bool log_predictions = true;
+  bool log_predictions = true;  // Live drift windows of the served version against its reference
+                                // (nullopt: off), computed
+  // and exported as gauges every drift_interval (0: only when asked, GET /drift).
+  std::optional<drift::MonitorOptions> drift = drift::MonitorOptions{};
+  absl::Duration drift_interval = absl::Seconds(5);
 };
 
 class ModelServer {

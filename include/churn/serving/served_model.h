@@ -21,8 +21,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 #include "churn/data/schema.h"
+#include "churn/drift/reference.h"
 #include "churn/features/pipeline.h"
 #include "churn/model/scorer.h"
 #include "churn/registry/registry.h"
@@ -47,7 +49,8 @@ using PackageFiles = std::map<std::string, std::string, std::less<>>;
 class ServedModel {
  public:
   // Builds from a package's files: churn_model.json (manifest: threshold, feature names),
-  // model.json (XGBoost JSON), pipeline.json, schema.yaml. Compiles the trees and checks them
+  // model.json (XGBoost JSON), pipeline.json, schema.yaml, and drift_reference.json when the
+  // version has one (its inputs must be the pipeline's). Compiles the trees and checks them
   // against XGBoost (loaded from the same model.json) on reference rows that exercise every
   // split: FailedPrecondition when any probability differs by more than 1e-6, InvalidArgument
   // naming the file when one is missing or malformed or the files disagree (feature count).
@@ -73,12 +76,20 @@ class ServedModel {
   // The manifest (churn_model.json) as parsed JSON text, for GET /model.
   const std::string& Manifest() const { return manifest_; }
 
+  // The reference live drift is measured against (drift_reference.json); null for a package
+  // without one (versions trained before it existed): such a version is served unmonitored.
+  const std::shared_ptr<const drift::ReferenceProfile>& DriftReference() const {
+    return drift_reference_;
+  }
+
   // Rows that verified the trees (row-major, NumFeatures() floats each), kept for the deploy
   // gates' scorer check.
   const std::vector<float>& ReferenceRows() const { return reference_rows_; }
 
  private:
   ServedModel() = default;
+
+  absl::Status LoadDriftReference(const PackageFiles& files);
 
   registry::ModelVersion version_{};
   double threshold_ = 0.5;
@@ -87,7 +98,19 @@ class ServedModel {
   data::Schema schema_{};
   std::string manifest_{};
   std::vector<float> reference_rows_{};
+  std::shared_ptr<const drift::ReferenceProfile> drift_reference_{};
 };
+
+// The model inputs live drift watches: every feature the pipeline takes from a column as it is
+// (numeric, categorical codes), not the derived ratios.
+std::vector<drift::MonitoredFeature> MonitoredFeatures(const features::FeaturePipeline& pipeline);
+
+// The drift reference of a model: `matrix` (rows of pipeline.NumFeatures() floats, as Transform
+// gives them), the model's probability per row, the 0/1 label per row (or empty), and the
+// decision threshold.
+absl::StatusOr<drift::ReferenceProfile> BuildDriftReference(
+    const features::FeaturePipeline& pipeline, absl::Span<const float> matrix,
+    absl::Span<const float> scores, absl::Span<const float> labels, double threshold);
 
 // Resolves `ref` in the registry (alias or version), reads the version's package from its
 // source run's artifacts and builds it with ServedModel::FromPackage. NotFound when the model,

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+#include "churn/drift/monitor.h"
 #include "churn/registry/registry.h"
 #include "churn/serving/prediction_log.h"
 #include "churn/serving/request_decoder.h"
@@ -70,7 +72,11 @@ struct StreamWorkerOptions {
   std::string metrics_host = "127.0.0.1";
   int metrics_port = 0;                           // 0: any free port; -1: no server
   absl::Duration max_backoff = absl::Seconds(5);  // reconnect backoff cap
-  bool log_predictions = true;
+  bool log_predictions = true;  // Live drift windows of the served version against its reference
+                                // (nullopt: off), computed
+  // and exported as gauges every drift_interval (0: only when asked, GET /drift).
+  std::optional<drift::MonitorOptions> drift = drift::MonitorOptions{};
+  absl::Duration drift_interval = absl::Seconds(5);
 };
 
 class StreamWorker {
