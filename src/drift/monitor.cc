@@ -72,8 +72,8 @@ DriftMonitor::DriftMonitor(std::shared_ptr<const ReferenceProfile> reference,
       options_(options),
       bucket_us_(std::max<int64_t>(
           1, absl::ToInt64Microseconds(options_.time_span / options_.time_buckets))),
-      bucket_rows_(std::max<size_t>(
-          1, options_.time_max_rows / static_cast<size_t>(options_.time_buckets))),
+      bucket_rows_(
+          std::max<size_t>(1, options_.time_max_rows / static_cast<size_t>(options_.time_buckets))),
       num_buckets_(static_cast<size_t>(options_.time_buckets)) {
   for (const ReferenceColumn& c : reference_->columns) {
     expanded_.push_back(c.Expanded());
