@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "nlohmann/json.hpp"
 
@@ -21,6 +22,7 @@
 #include "churn/data/csv_table.h"
 #include "churn/drift/report.h"
 #include "churn/features/feature_store.h"
+#include "churn/serving/logged_inputs.h"
 #include "churn/serving/served_model.h"
 
 namespace churn::cli {
@@ -84,11 +86,34 @@ absl::StatusOr<Rows> LoadReference(const base::Config& config, features::Feature
   return rows;
 }
 
+// "log[:WINDOW]": the inputs of the predictions logged in the window (serving/logged_inputs.h).
+absl::StatusOr<Rows> LoadLogWindow(const base::Config& config, const std::string& text,
+                                   const data::Schema& schema) {
+  CHURN_ASSIGN_OR_RETURN(
+      const serving::LogWindow window,
+      serving::ParseLogWindow(text.size() > 4 ? absl::string_view(text).substr(4) : "",
+                              absl::Now()));
+  CHURN_ASSIGN_OR_RETURN(auto log, OpenConfiguredPredictionLog(config));
+  CHURN_ASSIGN_OR_RETURN(serving::LoggedInputs in, serving::ReadLoggedInputs(*log, schema, window));
+  log->Close();
+  if (in.table.NumRows() == 0) {
+    return absl::NotFoundError(absl::StrCat("--current ", text, ": no logged prediction in ",
+                                            log->Describe(), " fits that window",
+                                            in.skipped > 0 ? " and the schema" : ""));
+  }
+  return Rows{.source = absl::StrCat(text, " (", in.table.NumRows(), " logged predictions)"),
+              .schema = schema,
+              .table = std::move(in.table)};
+}
+
 // A CSV file (or s3:// object) read under `schema`; one without the target column (simulator
-// traffic, unlabeled requests) is read without it.
+// traffic, unlabeled requests) is read without it. "log[:WINDOW]" reads the prediction log.
 absl::StatusOr<Rows> LoadCurrent(const base::Config& config, features::FeatureStore& store,
                                  const std::string& text, const data::Schema& schema) {
   std::error_code ec;
+  if ((text == "log" || absl::StartsWith(text, "log:")) && !std::filesystem::exists(text, ec)) {
+    return LoadLogWindow(config, text, schema);
+  }
   if (text.find('@') != std::string::npos && !absl::StartsWith(text, "s3://") &&
       !std::filesystem::exists(text, ec)) {
     return LoadSnapshot(store, text);
@@ -245,7 +270,9 @@ void AddDriftCommand(CLI::App& app, Context& ctx) {
                   "DATASET[@SNAPSHOT]")
       ->required();
   cmd->add_option("--current", f->current,
-                  "A CSV file in the dataset's format (s3:// too), or DATASET@SNAPSHOT")
+                  "A CSV file in the dataset's format (s3:// too), DATASET@SNAPSHOT, or the "
+                  "prediction log: log (all of it), log:1h (the last hour), "
+                  "log:SINCE..UNTIL (RFC 3339)")
       ->required();
   cmd->add_option("--columns", f->columns, "Only these feature columns (a,b,c)")->delimiter(',');
   cmd->add_option("--stattest", f->stattest,

@@ -249,15 +249,17 @@ class SqlPredictionLog final : public PredictionLog {
             .backlog_bytes = journal_bytes_ - loaded_bytes_};
   }
 
-  absl::StatusOr<std::vector<Row>> ReadPredictions(int64_t after_id, size_t limit) override {
+  using PredictionLog::ReadPredictions;
+
+  absl::StatusOr<std::vector<Row>> ReadPredictions(const Query& q) override {
     absl::MutexLock lock(&db_mu_);
     CHURN_ASSIGN_OR_RETURN(
         const SqlRows rows,
         db_->Query("SELECT id, request_id, time_us, model_name, model_version, source, "
                    "customer_id, inputs, probability, label, latency_us, "
                    "COALESCE(source_key, '') FROM predictions "
-                   "WHERE id > ? ORDER BY id LIMIT ?",
-                   {after_id, static_cast<int64_t>(limit)}));
+                   "WHERE id > ? AND time_us >= ? AND time_us < ? ORDER BY id LIMIT ?",
+                   {q.after_id, q.since_us, q.until_us, static_cast<int64_t>(q.limit)}));
     std::vector<Row> out;
     for (size_t r = 0; r < rows.size(); ++r) {
       out.push_back(Row{.id = rows.Int(r, 0),

@@ -1,5 +1,6 @@
 #include "churn/serving/request_decoder.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_join.h"
 // Every simdjson call here checks its error code: the serving module compiles with
 // SIMDJSON_EXCEPTIONS=0, so a conversion that would throw on bad input does not compile.
+#include "nlohmann/json.hpp"
 #include "simdjson.h"
 
 #include "churn/base/json_text.h"
@@ -555,6 +557,93 @@ std::string RecordJson(const data::Schema& schema, const data::Table& table, siz
   }
   out.push_back('}');
   return out;
+}
+
+namespace {
+
+bool IsMissing(const nlohmann::json* v) {
+  return v == nullptr || v->is_null();
+}
+
+// InvalidArgument naming the field when `v` does not fit column `c` (absent or null fits any).
+absl::Status CheckCell(const nlohmann::json* v, const std::string& field, const data::Column& c) {
+  if (IsMissing(v)) {
+    return absl::OkStatus();
+  }
+  absl::string_view problem;
+  switch (c.spec.type) {
+    case data::ColumnType::kInteger:
+      if (!v->is_number() || std::trunc(v->get<double>()) != v->get<double>()) {
+        problem = "expected an integer";
+      }
+      break;
+    case data::ColumnType::kFloat:
+      if (!v->is_number()) {
+        problem = "expected a number";
+      }
+      break;
+    case data::ColumnType::kCategorical:
+      if (!v->is_string() || c.spec.LevelIndex(v->get<std::string>()) < 0) {
+        problem = "not one of the declared levels";
+      }
+      break;
+    default:
+      break;
+  }
+  return problem.empty() ? absl::OkStatus()
+                         : absl::InvalidArgumentError(absl::StrCat("field ", field, ": ", problem));
+}
+
+// Appends `v` (checked by CheckCell) to column `c`.
+void AppendCell(const nlohmann::json* v, data::Column& c) {
+  const bool missing = IsMissing(v);
+  c.missing.push_back(missing ? 1 : 0);
+  switch (c.spec.type) {
+    case data::ColumnType::kInteger:
+      c.ints.push_back(missing ? 0 : static_cast<int64_t>(v->get<double>()));
+      break;
+    case data::ColumnType::kFloat:
+      c.floats.push_back(missing ? 0.0 : v->get<double>());
+      break;
+    case data::ColumnType::kCategorical:
+      c.codes.push_back(missing ? -1 : c.spec.LevelIndex(v->get<std::string>()));
+      break;
+    default:
+      c.strings.push_back(missing ? "" : (v->is_string() ? v->get<std::string>() : v->dump()));
+      break;
+  }
+}
+
+}  // namespace
+
+absl::Status AppendRecordJson(absl::string_view json, data::Table* table) {
+  const nlohmann::json record = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  if (!record.is_object()) {
+    return absl::InvalidArgumentError("record: not a JSON object");
+  }
+  std::vector<data::Column>& columns = table->MutableColumns();
+  for (auto it = record.begin(); it != record.end(); ++it) {
+    const std::string& key = it.key();
+    if (std::none_of(columns.begin(), columns.end(), [&key](const data::Column& c) {
+          return absl::AsciiStrToLower(c.spec.name) == key;
+        })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field ", key, ": not a column of the schema"));
+    }
+  }
+  // Every field is checked before any is appended, so a bad record leaves the table as it was.
+  std::vector<const nlohmann::json*> values;
+  for (const data::Column& c : columns) {
+    const std::string field = absl::AsciiStrToLower(c.spec.name);
+    const auto it = record.find(field);
+    values.push_back(it == record.end() ? nullptr : &*it);
+    CHURN_RETURN_IF_ERROR(CheckCell(values.back(), field, c));
+  }
+  for (size_t i = 0; i < columns.size(); ++i) {
+    AppendCell(values[i], columns[i]);
+  }
+  table->CommitRow();
+  return absl::OkStatus();
 }
 
 }  // namespace churn::serving

@@ -1,7 +1,8 @@
 // Fuzzes the serving request contract (RequestDecoder: one record, a batch, an OIP v2 infer
 // request) for the bank_churners schema and a pipeline fitted on synthetic rows: any input must
 // be decoded or refused with InvalidArgument, never crash, leak or hang; a decoded record has
-// one value per feature and its logged inputs are JSON text.
+// one value per feature and its logged inputs are JSON text. The same input read as a logged
+// record (AppendRecordJson) appends one whole row or none.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,20 +17,28 @@
 #include "churn/data/csv_table.h"
 #include "churn/data/schema.h"
 #include "churn/data/synth.h"
+#include "churn/data/table.h"
 #include "churn/features/pipeline.h"
 #include "churn/serving/request_decoder.h"
 
 namespace {
 
+const churn::data::Schema& Schema() {
+  static const churn::data::Schema* const kSchema = [] {
+    auto yaml = churn::base::ReadFile(CHURN_SCHEMA_PATH);
+    return new churn::data::Schema(churn::data::ParseSchemaYaml(yaml.value()).value());
+  }();
+  return *kSchema;
+}
+
 const churn::serving::RequestDecoder& Decoder() {
   static const churn::serving::RequestDecoder* const kDecoder = [] {
-    auto yaml = churn::base::ReadFile(CHURN_SCHEMA_PATH);
-    auto schema = churn::data::ParseSchemaYaml(yaml.value());
+    const churn::data::Schema* schema = &Schema();
     auto csv = churn::data::GenerateSynthCsv({.rows = 500, .seed = 3});
-    auto table = churn::data::ReadCsvTable(csv.value(), schema.value(), {});
-    auto pipeline = churn::features::FeaturePipeline::Fit(table.value().table, schema.value());
+    auto table = churn::data::ReadCsvTable(csv.value(), *schema, {});
+    auto pipeline = churn::features::FeaturePipeline::Fit(table.value().table, *schema);
     auto decoder = churn::serving::RequestDecoder::Create(
-        schema.value(), pipeline.value(), churn::serving::UnknownCategoryPolicy::kUnknownBucket);
+        *schema, pipeline.value(), churn::serving::UnknownCategoryPolicy::kUnknownBucket);
     return new churn::serving::RequestDecoder(std::move(decoder).value());
   }();
   return *kDecoder;
@@ -61,5 +70,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(decoder.DecodeBatch(text, 50, &records), records, features);
   std::string id;
   Check(decoder.DecodeInferRequest(text, 50, &id, &records), records, features);
+  // The prediction log's reader: a row appended, or InvalidArgument and the table as it was.
+  churn::data::Table table(Schema());
+  const absl::Status appended = churn::serving::AppendRecordJson(text, &table);
+  const size_t rows = appended.ok() ? 1 : 0;
+  if ((!appended.ok() && appended.code() != absl::StatusCode::kInvalidArgument) ||
+      table.NumRows() != rows) {
+    std::abort();
+  }
+  for (const churn::data::Column& c : table.Columns()) {
+    if (c.size() != rows) {
+      std::abort();
+    }
+  }
   return 0;
 }

@@ -1,14 +1,22 @@
 // `churn drift` through the binary: a model's training snapshot against a drifted CSV (text
 // table and --json), a snapshot against itself, and bad arguments (exit 2 naming what was wrong).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "testing/test_env.h"
 
 #include "churn/base/file.h"
+#include "churn/data/csv_table.h"
+#include "churn/data/schema.h"
+#include "churn/data/synth.h"
+#include "churn/serving/prediction_log.h"
+#include "churn/serving/request_decoder.h"
 
 namespace churn {
 namespace {
@@ -108,6 +116,63 @@ TEST_F(DriftCliTest, OverridesColumnsAndSnapshots) {
   const nlohmann::json s = nlohmann::json::parse(same.out);
   EXPECT_EQ(s["dataset"]["drifted_columns"], 0);
   EXPECT_FALSE(s["dataset"]["drifted"].get<bool>());
+}
+
+// --current log:WINDOW: the inputs the servers logged in the window, read back under the
+// reference's schema; older predictions are outside the window.
+TEST_F(DriftCliTest, ComparesAWindowOfThePredictionLog) {
+  const CommandResult none = Churn({"drift", "--reference", "churn@1", "--current", "log:1h"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("no logged prediction"));
+  absl::StatusOr<data::Schema> schema =
+      data::LoadSchemaFile(testing::SourceDir() + "/configs/bank_churners.yaml");
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  const auto table = [&](uint64_t seed, const char* drift) {
+    data::SynthOptions o{.rows = 400, .seed = seed};
+    if (drift != nullptr) {
+      o.drift.push_back(*data::ParseSynthDrift(drift));
+    }
+    return data::ReadCsvTable(*data::GenerateSynthCsv(o), *schema, {})->table;
+  };
+  const data::Table old_rows = table(11, nullptr);
+  const data::Table new_rows = table(12, "scale:Total_Trans_Ct=0.5");
+  {
+    auto log = serving::PredictionLog::Open({.url = "sqlite:" + DataDir() + "/predictions.db"});
+    ASSERT_TRUE(log.ok()) << log.status();
+    std::vector<serving::PredictionRecord> records;
+    const absl::Time now = absl::Now();
+    for (const auto& [rows, when] : {std::pair{&old_rows, now - absl::Hours(6)},
+                                     std::pair{&new_rows, now - absl::Minutes(2)}}) {
+      for (size_t r = 0; r < rows->NumRows(); ++r) {
+        records.push_back({.request_id = absl::StrCat(records.size()),
+                           .time_us = absl::ToUnixMicros(when),
+                           .model_name = "churn",
+                           .model_version = 1,
+                           .inputs_json = serving::RecordJson(*schema, *rows, r),
+                           .probability = 0.5});
+      }
+    }
+    ASSERT_TRUE((*log)->Append(std::move(records), nullptr).ok());
+    (*log)->Close();
+  }
+  const CommandResult r =
+      Churn({"drift", "--reference", "churn@1", "--current", "log:1h", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["current"]["rows"], 400);
+  EXPECT_THAT(j["current"]["source"].get<std::string>(), HasSubstr("400 logged predictions"));
+  for (const nlohmann::json& c : j["columns"]) {
+    if (c["column"] == "Total_Trans_Ct") {
+      EXPECT_TRUE(c["drifted"].get<bool>()) << c.dump();
+    }
+  }
+  const CommandResult all =
+      Churn({"drift", "--reference", "churn@1", "--current", "log", "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(nlohmann::json::parse(all.out)["current"]["rows"], 800);
+  const CommandResult bad = Churn({"drift", "--reference", "churn@1", "--current", "log:soon"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("log window 'soon'"));
 }
 
 TEST_F(DriftCliTest, BadArgumentsExitTwoNamingWhatWasWrong) {

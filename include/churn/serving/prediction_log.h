@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -146,7 +147,20 @@ class PredictionLog {
     PredictionRecord record{};
   };
 
-  virtual absl::StatusOr<std::vector<Row>> ReadPredictions(int64_t after_id, size_t limit) = 0;
+  struct Query {
+    int64_t after_id = 0;
+    // Predictions scored in [since_us, until_us) only.
+    int64_t since_us = std::numeric_limits<int64_t>::min();
+    int64_t until_us = std::numeric_limits<int64_t>::max();
+    size_t limit = 1000;
+  };
+
+  virtual absl::StatusOr<std::vector<Row>> ReadPredictions(const Query& query) = 0;
+
+  absl::StatusOr<std::vector<Row>> ReadPredictions(int64_t after_id, size_t limit) {
+    return ReadPredictions(Query{.after_id = after_id, .limit = limit});
+  }
+
   virtual absl::StatusOr<int64_t> CountPredictions() = 0;
   virtual absl::StatusOr<int64_t> CountFeedback() = 0;
 

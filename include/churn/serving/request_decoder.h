@@ -125,6 +125,14 @@ class RequestDecoder {
 std::string RecordJson(const data::Schema& schema, const data::Table& table, size_t row,
                        bool with_entity = false);
 
+// The inverse: appends the JSON record (as RecordJson writes it and the prediction log keeps it:
+// lowercase names, categories as text, null or absent for missing) as a row of `table`, which
+// has a column per non-dropped column of `schema` (data::Table(schema)). Columns the record
+// lacks (the target, the entity key) are missing. InvalidArgument naming the field when the text
+// is not an object, a number is not a number, or a category is not one of the column's levels;
+// the table is unchanged then.
+absl::Status AppendRecordJson(absl::string_view json, data::Table* table);
+
 }  // namespace churn::serving
 
 #endif  // CHURN_SERVING_REQUEST_DECODER_H_
