@@ -131,12 +131,13 @@ class SortedSample {
   absl::Span<const double> view_;
 };
 
-// The number of distinct values of two ascending samples together (equal values, 0.0 and -0.0
-// included, count once, as keys of a std::map<double> would).
-size_t DistinctUnion(absl::Span<const double> a, absl::Span<const double> b) {
+// Walks the distinct values x of two ascending samples pooled, ascending, calling
+// visit(x, i, j) with i and j the counts of values <= x in `a` and in `b` (equal values, 0.0 and
+// -0.0 included, are one x).
+template <typename Visit>
+void WalkPooled(absl::Span<const double> a, absl::Span<const double> b, Visit visit) {
   size_t i = 0;
   size_t j = 0;
-  size_t n = 0;
   while (i < a.size() || j < b.size()) {
     const double x = (j == b.size() || (i < a.size() && a[i] <= b[j])) ? a[i] : b[j];
     while (i < a.size() && a[i] <= x) {
@@ -145,8 +146,15 @@ size_t DistinctUnion(absl::Span<const double> a, absl::Span<const double> b) {
     while (j < b.size() && b[j] <= x) {
       ++j;
     }
-    ++n;
+    visit(x, i, j);
   }
+}
+
+// The number of distinct values of two ascending samples together (as keys of a
+// std::map<double> would count them).
+size_t DistinctUnion(absl::Span<const double> a, absl::Span<const double> b) {
+  size_t n = 0;
+  WalkPooled(a, b, [&n](double, size_t, size_t) { ++n; });
   return n;
 }
 
@@ -166,22 +174,13 @@ size_t Distinct(absl::Span<const double> sorted) {
 double KsStatistic(absl::Span<const double> a, absl::Span<const double> b) {
   const auto n1 = static_cast<double>(a.size());
   const auto n2 = static_cast<double>(b.size());
-  size_t i = 0;
-  size_t j = 0;
   double max_diff = 0.0;
   double min_diff = 0.0;
-  while (i < a.size() || j < b.size()) {
-    const double x = (j == b.size() || (i < a.size() && a[i] <= b[j])) ? a[i] : b[j];
-    while (i < a.size() && a[i] <= x) {
-      ++i;
-    }
-    while (j < b.size() && b[j] <= x) {
-      ++j;
-    }
+  WalkPooled(a, b, [&](double, size_t i, size_t j) {
     const double diff = static_cast<double>(i) / n1 - static_cast<double>(j) / n2;
     max_diff = std::max(max_diff, diff);
     min_diff = std::min(min_diff, diff);
-  }
+  });
   return std::max(max_diff, std::clamp(-min_diff, 0.0, 1.0));
 }
 
@@ -577,24 +576,18 @@ TestStatistic KsOnSorted(absl::Span<const double> a, absl::Span<const double> b)
 double WassersteinOnSorted(absl::Span<const double> u, absl::Span<const double> v) {
   const auto nu = static_cast<double>(u.size());
   const auto nv = static_cast<double>(v.size());
-  size_t i = 0;
-  size_t j = 0;
   double sum = 0.0;
-  double x = (j == v.size() || (i < u.size() && u[i] <= v[j])) ? u[i] : v[j];
-  while (true) {
-    while (i < u.size() && u[i] <= x) {
-      ++i;
+  bool first = true;
+  double prev_x = 0.0;
+  double prev_gap = 0.0;  // |F_u - F_v| from prev_x to the next pooled value
+  WalkPooled(u, v, [&](double x, size_t i, size_t j) {
+    if (!first) {
+      sum += prev_gap * (x - prev_x);
     }
-    while (j < v.size() && v[j] <= x) {
-      ++j;
-    }
-    if (i == u.size() && j == v.size()) {
-      break;
-    }
-    const double next = (j == v.size() || (i < u.size() && u[i] <= v[j])) ? u[i] : v[j];
-    sum += std::abs(static_cast<double>(i) / nu - static_cast<double>(j) / nv) * (next - x);
-    x = next;
-  }
+    first = false;
+    prev_x = x;
+    prev_gap = std::abs(static_cast<double>(i) / nu - static_cast<double>(j) / nv);
+  });
   return sum;
 }
 
