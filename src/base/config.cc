@@ -159,6 +159,7 @@ const std::map<std::string, Setter>& DriftKeys() {
       {"share", DriftField("drift.share", &D::share)},
       {"interval_seconds", DriftField("drift.interval_seconds", &D::interval_seconds)},
       {"labeled_window", DriftField("drift.labeled_window", &D::labeled_window)},
+      {"tests", DriftField("drift.tests", &D::tests)},
   };
   return *kKeys;
 }

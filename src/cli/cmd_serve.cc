@@ -84,12 +84,14 @@ absl::StatusOr<std::optional<drift::MonitorOptions>> ConfiguredDriftOptions(
         "drift: count_window, time_window_max_rows, min_rows, labeled_window, "
         "time_window_seconds and interval_seconds must be positive");
   }
-  const drift::MonitorOptions options{.count_rows = static_cast<size_t>(s.count_window),
-                                      .time_span = absl::Seconds(s.time_window_seconds),
-                                      .time_max_rows = static_cast<size_t>(s.time_window_max_rows),
-                                      .min_rows = static_cast<size_t>(s.min_rows),
-                                      .share_threshold = s.share,
-                                      .labeled_rows = static_cast<size_t>(s.labeled_window)};
+  CHURN_ASSIGN_OR_RETURN(auto per_column, drift::ParseColumnOverrides(s.tests));
+  drift::MonitorOptions options{.count_rows = static_cast<size_t>(s.count_window),
+                                .time_span = absl::Seconds(s.time_window_seconds),
+                                .time_max_rows = static_cast<size_t>(s.time_window_max_rows),
+                                .min_rows = static_cast<size_t>(s.min_rows),
+                                .share_threshold = s.share,
+                                .labeled_rows = static_cast<size_t>(s.labeled_window),
+                                .per_column = std::move(per_column)};
   CHURN_RETURN_IF_ERROR(options.Validate());
   return options;
 }

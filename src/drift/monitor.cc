@@ -68,8 +68,11 @@ absl::string_view WindowName(WindowKind kind) {
 
 DriftMonitor::DriftMonitor(std::shared_ptr<const ReferenceProfile> reference,
                            MonitorOptions options)
-    : reference_(std::move(reference)),
-      options_(options),
+    : reference_(options.per_column.empty()
+                     ? std::move(reference)
+                     : std::make_shared<const ReferenceProfile>(
+                           WithOverrides(*reference, options.per_column, &ignored_overrides_))),
+      options_(std::move(options)),
       bucket_us_(std::max<int64_t>(
           1, absl::ToInt64Microseconds(options_.time_span / options_.time_buckets))),
       bucket_rows_(

@@ -4,7 +4,11 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 
 #include "churn/base/status_macros.h"
@@ -199,6 +203,65 @@ absl::StatusOr<ReferenceProfile> BuildReference(const ReferenceInput& in) {
   Tally(values, &ref.scores);
   CHURN_RETURN_IF_ERROR(ChooseColumnTest(nullptr, ref.rows, &ref.scores));
   return ref;
+}
+
+absl::StatusOr<std::map<std::string, ColumnOptions, std::less<>>> ParseColumnOverrides(
+    absl::string_view text) {
+  std::map<std::string, ColumnOptions, std::less<>> out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    const auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat("drift override '", item, "': ", why));
+    };
+    const size_t eq = item.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return bad("expected COLUMN=TEST or COLUMN=TEST:THRESHOLD");
+    }
+    const absl::string_view rest = item.substr(eq + 1);
+    const size_t colon = rest.find(':');
+    ColumnOptions options;
+    absl::StatusOr<DriftTest> test = DriftTestFromName(rest.substr(0, colon));
+    if (!test.ok()) {
+      return bad("unknown test (expected ks, chisquare, z, wasserstein, jensenshannon or psi)");
+    }
+    options.test = *test;
+    if (colon != absl::string_view::npos) {
+      double x = 0;
+      if (!absl::SimpleAtod(rest.substr(colon + 1), &x) || !std::isfinite(x) || x < 0) {
+        return bad("the threshold is not a number >= 0");
+      }
+      options.threshold = x;
+    }
+    out[std::string(item.substr(0, eq))] = options;
+  }
+  return out;
+}
+
+ReferenceProfile WithOverrides(const ReferenceProfile& reference,
+                               const std::map<std::string, ColumnOptions, std::less<>>& overrides,
+                               std::vector<std::string>* ignored) {
+  ReferenceProfile out = reference;
+  for (const auto& entry : overrides) {
+    const std::string& name = entry.first;
+    const ColumnOptions& options = entry.second;
+    const auto it = std::find_if(
+        out.columns.begin(), out.columns.end(),
+        [&name](const ReferenceColumn& c) { return absl::EqualsIgnoreCase(c.feature.name, name); });
+    std::string why;
+    if (it == out.columns.end()) {
+      why = absl::StrCat("drift override for '", name, "': the model has no such input");
+    } else if (absl::Status s = ChooseColumnTest(&options, out.rows, &*it); !s.ok()) {
+      why = absl::StrCat("drift override for '", name, "': ", s.message());
+      const auto original = std::find_if(
+          reference.columns.begin(), reference.columns.end(),
+          [&it](const ReferenceColumn& c) { return c.feature.name == it->feature.name; });
+      *it = *original;
+    }
+    if (!why.empty() && ignored != nullptr) {
+      ignored->push_back(std::move(why));
+    }
+  }
+  return out;
 }
 
 std::string ReferenceProfile::ToJson() const {

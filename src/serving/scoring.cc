@@ -55,6 +55,9 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> PrepareModel(
   if (drift.has_value() && model->DriftReference() != nullptr) {
     CHURN_RETURN_IF_ERROR(drift->Validate());
     monitor = std::make_shared<drift::DriftMonitor>(model->DriftReference(), *drift);
+    for (const std::string& why : monitor->IgnoredOverrides()) {
+      base::LogWarn(absl::StrCat("version ", model->Version(), ": ", why, " (left out)"));
+    }
   }
   return std::make_shared<const LoadedModel>(LoadedModel{std::move(model), std::move(decoder),
                                                          std::move(names), std::move(model_json),

@@ -190,6 +190,46 @@ TEST(ReferenceTest, MaxRowsKeepsAnEvenlySpacedSubset) {
   EXPECT_EQ(ref.columns[0].NonMissing() + ref.columns[0].missing, 1000U);
 }
 
+TEST(ReferenceTest, OverridesFromTextAndWhatCannotApply) {
+  CHURN_ASSERT_OK_AND_ASSIGN(
+      const auto overrides,
+      ParseColumnOverrides(" education_level=jensenshannon, Total_Trans_Ct=ks:0.01,Gender=ks,"
+                           "Nope=psi"));
+  ASSERT_EQ(overrides.size(), 4U);
+  EXPECT_EQ(overrides.at("Total_Trans_Ct").threshold, 0.01);
+  EXPECT_FALSE(overrides.at("education_level").threshold.has_value());
+  const Built b = MakeReference(800, 3);
+  std::vector<std::string> ignored;
+  const ReferenceProfile r = WithOverrides(*b.reference, overrides, &ignored);
+  ASSERT_EQ(ignored.size(), 2U);
+  EXPECT_THAT(ignored[0], ::testing::HasSubstr("Gender"));  // ks on a categorical input
+  EXPECT_THAT(ignored[1], ::testing::HasSubstr("no such input"));
+  for (size_t i = 0; i < r.columns.size(); ++i) {
+    const ReferenceColumn& c = r.columns[i];
+    if (c.feature.name == "Education_Level") {
+      EXPECT_EQ(c.test, DriftTest::kJensenShannon);
+      EXPECT_EQ(c.threshold, 0.1);
+    } else if (c.feature.name == "Total_Trans_Ct") {
+      EXPECT_EQ(c.test, DriftTest::kKs);
+      EXPECT_EQ(c.threshold, 0.01);
+    } else {
+      EXPECT_EQ(c.test, b.reference->columns[i].test) << c.feature.name << " is unchanged";
+    }
+  }
+  // The monitor applies them; an empty text is no override.
+  DriftMonitor monitor(b.reference, {.per_column = overrides});
+  EXPECT_EQ(monitor.IgnoredOverrides().size(), 2U);
+  EXPECT_EQ(monitor.Reference().columns[3].test, DriftTest::kJensenShannon);
+  CHURN_ASSERT_OK_AND_ASSIGN(const auto none, ParseColumnOverrides(""));
+  EXPECT_TRUE(none.empty());
+  EXPECT_THAT(ParseColumnOverrides("Gender"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "'Gender'"));
+  EXPECT_THAT(ParseColumnOverrides("Gender=kolmogorov"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown test"));
+  EXPECT_THAT(ParseColumnOverrides("Gender=z:-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "threshold"));
+}
+
 // The monitor's count window gives what CompareTables (the offline path, on the raw table) gives
 // for the same rows, column by column: the live numbers are Evidently's numbers.
 TEST(DriftMonitorTest, CountWindowMatchesTheOfflineReport) {

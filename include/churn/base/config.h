@@ -105,6 +105,8 @@ struct DriftSettings {
   double interval_seconds = 5;
   // Labeled predictions (feedback) the realized quality is computed on.
   int64_t labeled_window = 1000;
+  // Tests per input replacing Evidently's choice: "COL=TEST[:THRESHOLD], ..." (empty: none).
+  std::string tests;
 };
 
 // The deployment gates of `churn deploy` (src/flows/deploy_flow.cc computes each).

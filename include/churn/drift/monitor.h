@@ -19,6 +19,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +49,9 @@ struct MonitorOptions {
   double share_threshold = 0.5;
   size_t labeled_rows = 1000;
   size_t label_lookup = 100000;
+  // Tests and thresholds per input, replacing the reference's (ParseColumnOverrides); those
+  // that do not apply to the served version are left out (IgnoredOverrides).
+  std::map<std::string, ColumnOptions, std::less<>> per_column{};
 
   // InvalidArgument naming the setting that is out of range.
   absl::Status Validate() const;
@@ -119,6 +124,9 @@ class DriftMonitor {
 
   const MonitorOptions& Options() const { return options_; }
 
+  // Why some of options.per_column did not apply to this reference (empty when all did).
+  const std::vector<std::string>& IgnoredOverrides() const { return ignored_overrides_; }
+
   // Bytes the windows take at most (what bounded memory means here).
   size_t CapacityBytes() const;
 
@@ -144,6 +152,7 @@ class DriftMonitor {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   WindowReport Evaluate(WindowKind kind, const std::vector<float>& rows) const;
 
+  std::vector<std::string> ignored_overrides_;
   const std::shared_ptr<const ReferenceProfile> reference_;
   const MonitorOptions options_;
   // The reference's values expanded once (RunTest's input), per column, then the scores.

@@ -87,6 +87,20 @@ struct ReferenceInput {
   std::map<std::string, ColumnOptions, std::less<>> per_column{};
 };
 
+// Per-column overrides from text: "COL=TEST" or "COL=TEST:THRESHOLD", comma-separated (spaces
+// around items allowed), e.g. "Education_Level=jensenshannon, Total_Trans_Ct=ks:0.01".
+// InvalidArgument naming the item when one does not parse or names an unknown test.
+absl::StatusOr<std::map<std::string, ColumnOptions, std::less<>>> ParseColumnOverrides(
+    absl::string_view text);
+
+// A copy of `reference` with the overrides applied to the columns they name (names matched
+// ignoring case). Overrides that name no column, or set a test that does not apply to the
+// column's kind (ks or wasserstein on a categorical input), are left out and described in
+// `ignored` (when not null).
+ReferenceProfile WithOverrides(const ReferenceProfile& reference,
+                               const std::map<std::string, ColumnOptions, std::less<>>& overrides,
+                               std::vector<std::string>* ignored);
+
 // InvalidArgument when the matrix is not rows x width, a feature's index is out of range, a
 // feature has no non-missing value, the scores do not match the rows, or an override names no
 // feature or sets a test that does not apply to the feature's kind.
