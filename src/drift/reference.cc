@@ -141,6 +141,12 @@ absl::StatusOr<ReferenceColumn> ColumnFromJson(const Json& j, const std::string&
                                                    "): values and counts must be as long, ",
                                                    "non-empty, and the values ascending"));
   }
+  if (!std::all_of(c.values.begin(), c.values.end(), [](double v) { return std::isfinite(v); }) ||
+      !std::all_of(c.counts.begin(), c.counts.end(),
+                   [](uint64_t n) { return n > 0 && n <= (uint64_t{1} << 40); })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " (", c.feature.name, "): values must be finite and counts in 1..2^40"));
+  }
   return c;
 }
 
@@ -284,7 +290,8 @@ absl::StatusOr<ReferenceProfile> ReferenceProfile::FromJson(absl::string_view te
   if (!j.is_object()) {
     return absl::InvalidArgumentError("drift reference: not a JSON object");
   }
-  if (j.value("format", "") != kFormat) {
+  const auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || format->get<std::string>() != kFormat) {
     return absl::InvalidArgumentError(
         absl::StrCat("drift reference: format is not '", kFormat, "'"));
   }

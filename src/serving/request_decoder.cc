@@ -573,7 +573,9 @@ absl::Status CheckCell(const nlohmann::json* v, const std::string& field, const 
   absl::string_view problem;
   switch (c.spec.type) {
     case data::ColumnType::kInteger:
-      if (!v->is_number() || std::trunc(v->get<double>()) != v->get<double>()) {
+      // Within +-2^63 (exactly representable bounds), so the cast to int64 is defined.
+      if (!v->is_number() || std::trunc(v->get<double>()) != v->get<double>() ||
+          !(std::fabs(v->get<double>()) < 9223372036854775808.0)) {
         problem = "expected an integer";
       }
       break;

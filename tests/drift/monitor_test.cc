@@ -138,6 +138,13 @@ TEST(ReferenceTest, JsonRoundTripsExactlyAndBadDocumentsNameTheField) {
   EXPECT_EQ(back.scores.counts, b.reference->scores.counts);
 
   EXPECT_THAT(ReferenceProfile::FromJson("[1]"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReferenceProfile::FromJson(R"({"format":7})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "format"));
+  std::string negative = b.reference->ToJson();
+  negative.replace(negative.find("\"counts\":[") + 10, 0, "-1,");
+  negative.replace(negative.find("\"values\":[") + 10, 0, "-1e300,");
+  EXPECT_THAT(ReferenceProfile::FromJson(negative), StatusIs(absl::StatusCode::kInvalidArgument))
+      << "a negative count";
   EXPECT_THAT(ReferenceProfile::FromJson(R"({"format":"other"})"),
               StatusIs(absl::StatusCode::kInvalidArgument, "format"));
   std::string text = b.reference->ToJson();

@@ -68,6 +68,9 @@ TEST_F(LoggedInputsTest, ABadRecordIsRefusedNamingTheFieldAndLeavesTheTable) {
   text.replace(at, text.find(',', at) - at, "\"old\"");
   EXPECT_THAT(AppendRecordJson(text, &t),
               StatusIs(absl::StatusCode::kInvalidArgument, "field customer_age"));
+  EXPECT_THAT(AppendRecordJson(R"({"customer_age":1e300})", &t),
+              StatusIs(absl::StatusCode::kInvalidArgument, "field customer_age"))
+      << "an integer beyond int64";
   EXPECT_THAT(AppendRecordJson(R"({"customer_age":40,"shoe_size":9})", &t),
               StatusIs(absl::StatusCode::kInvalidArgument, "field shoe_size"))
       << "another schema's record";

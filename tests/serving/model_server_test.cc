@@ -329,6 +329,13 @@ TEST_F(ModelServerTest, DriftedTrafficShowsInDriftAndMetricsAndFeedbackGivesReal
   EXPECT_EQ(d.at("labels_unmatched"), 1);
   EXPECT_THAT(HttpFetch("GET", Url("/metrics")).body,
               HasSubstr(R"(churn_realized_quality{metric="roc_auc"})"));
+  // Feedback the log refuses labels nothing: d-300 is still unlabeled afterwards.
+  EXPECT_EQ(Post("/feedback", R"({"request_id":"d-300","churned":7})").status, 400);
+  EXPECT_EQ(Post("/feedback", R"({"request_id":"d-300","customer_id":"x","churned":1})").status,
+            400);
+  EXPECT_EQ(
+      Json::parse(Post("/feedback", R"({"request_id":"d-300","churned":1})").body).at("matched"),
+      true);
 }
 
 // A version without a drift reference is served unmonitored, and the drift series go away; a
