@@ -126,7 +126,9 @@ bool DecodePrediction(absl::string_view payload, bool keyed, PredictionRecord* r
   if (!(in.I64(&r->time_us) && in.I64(&r->model_version) && in.F64(&r->probability) &&
         in.I64(&label) && in.I64(&r->latency_us) && in.String(&r->request_id) &&
         in.String(&r->model_name) && in.String(&r->source) && in.String(&r->customer_id) &&
-        in.String(&r->inputs_json) && (!keyed || in.String(&r->source_key)) && in.Done())) {
+        in.String(&r->inputs_json) &&
+        // A keyed entry's key is never empty (an empty one is written unkeyed, as 'P').
+        (!keyed || (in.String(&r->source_key) && !r->source_key.empty())) && in.Done())) {
     return false;
   }
   r->label = static_cast<int>(label);
