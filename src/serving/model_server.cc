@@ -450,10 +450,8 @@ void ModelServerImpl::Feedback(const Request& request, const std::shared_ptr<Res
     return;
   }
   // Only feedback the log will take labels a prediction (AddFeedback refuses the rest).
-  const bool valid =
-      (f.churned == 0 || f.churned == 1) && f.request_id.empty() != f.customer_id.empty();
   const std::shared_ptr<const LoadedModel> loaded = Current();
-  const bool matched = valid && loaded != nullptr && loaded->monitor != nullptr &&
+  const bool matched = f.Validate().ok() && loaded != nullptr && loaded->monitor != nullptr &&
                        loaded->monitor->Label(f.request_id, f.customer_id, f.churned);
   absl::Status queued = log_->AddFeedback(f, [respond, matched](const absl::Status& logged) {
     (*respond)(logged.ok() ? Response::Json(200, matched ? R"({"stored":true,"matched":true})"

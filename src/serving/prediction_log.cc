@@ -198,12 +198,7 @@ class SqlPredictionLog final : public PredictionLog {
   }
 
   absl::Status AddFeedback(FeedbackRecord feedback, LoggedCallback done) override {
-    if (feedback.request_id.empty() == feedback.customer_id.empty()) {
-      return absl::InvalidArgumentError("feedback: give exactly one of request_id and customer_id");
-    }
-    if (feedback.churned != 0 && feedback.churned != 1) {
-      return absl::InvalidArgumentError("feedback: churned must be 0 or 1");
-    }
+    CHURN_RETURN_IF_ERROR(feedback.Validate());
     return Enqueue(Item{.feedback = std::move(feedback), .done = std::move(done)}, 1);
   }
 
@@ -671,6 +666,16 @@ class SqlPredictionLog final : public PredictionLog {
 };
 
 }  // namespace
+
+absl::Status FeedbackRecord::Validate() const {
+  if (request_id.empty() == customer_id.empty()) {
+    return absl::InvalidArgumentError("feedback: give exactly one of request_id and customer_id");
+  }
+  if (churned != 0 && churned != 1) {
+    return absl::InvalidArgumentError("feedback: churned must be 0 or 1");
+  }
+  return absl::OkStatus();
+}
 
 std::string PredictionLog::DefaultJournalDir(absl::string_view sqlite_url) {
   return std::string(absl::StripPrefix(sqlite_url, "sqlite:")) + kSegmentSuffix;

@@ -75,6 +75,10 @@ struct FeedbackRecord {
   std::string customer_id{};
   int churned = 0;
   int64_t time_us = 0;  // when the outcome was observed
+
+  // InvalidArgument unless exactly one of request_id and customer_id is set and churned is 0 or
+  // 1 (what PredictionLog::AddFeedback accepts).
+  absl::Status Validate() const;
 };
 
 struct PredictionLogOptions {
