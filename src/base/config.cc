@@ -70,6 +70,20 @@ Setter DeployField(absl::string_view key, T DeploySettings::*member) {
   };
 }
 
+template <typename T>
+Setter ReportField(absl::string_view key, T ReportSettings::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->report.*member));
+  };
+}
+
+template <typename T>
+Setter SchedulerField(absl::string_view key, T SchedulerSettings::*member) {
+  return [key, member](const YAML::Node& node, Config* config) {
+    return ReadScalar(node, key, &(config->scheduler.*member));
+  };
+}
+
 const std::map<std::string, Setter>& TopLevelKeys() {
   static const auto* const kKeys = new std::map<std::string, Setter>{
       {"data_dir", Field("data_dir", &Config::data_dir)},
@@ -176,6 +190,149 @@ const std::map<std::string, Setter>& DeployKeys() {
   return *kKeys;
 }
 
+const std::map<std::string, Setter>& ReportKeys() {
+  using R = ReportSettings;
+  static const auto* const kKeys = new std::map<std::string, Setter>{
+      {"dir", ReportField("report.dir", &R::dir)},
+      {"window_seconds", ReportField("report.window_seconds", &R::window_seconds)},
+      {"model", ReportField("report.model", &R::model)},
+  };
+  return *kKeys;
+}
+
+const std::map<std::string, Setter>& SchedulerKeys() {
+  using S = SchedulerSettings;
+  static const auto* const kKeys = new std::map<std::string, Setter>{
+      {"runs", SchedulerField("scheduler.runs", &S::runs)},
+      {"time_zone", SchedulerField("scheduler.time_zone", &S::time_zone)},
+      {"leader_poll_seconds",
+       SchedulerField("scheduler.leader_poll_seconds", &S::leader_poll_seconds)},
+      {"heartbeat_seconds", SchedulerField("scheduler.heartbeat_seconds", &S::heartbeat_seconds)},
+      {"stale_seconds", SchedulerField("scheduler.stale_seconds", &S::stale_seconds)},
+      {"shutdown_grace_seconds",
+       SchedulerField("scheduler.shutdown_grace_seconds", &S::shutdown_grace_seconds)},
+      {"retention_days", SchedulerField("scheduler.retention_days", &S::retention_days)},
+      {"keep_runs", SchedulerField("scheduler.keep_runs", &S::keep_runs)},
+  };
+  return *kKeys;
+}
+
+using FlowSetter = std::function<absl::Status(const YAML::Node&, FlowSettings*)>;
+
+template <typename T>
+FlowSetter FlowField(std::string key, T FlowSettings::*member) {
+  return [key = std::move(key), member](const YAML::Node& node, FlowSettings* flow) {
+    return ReadScalar(node, absl::StrCat("flows.", flow->name, ".", key), &(flow->*member));
+  };
+}
+
+const std::map<std::string, FlowSetter>& FlowKeys() {
+  using F = FlowSettings;
+  static const auto* const kKeys = new std::map<std::string, FlowSetter>{
+      {"kind", FlowField("kind", &F::kind)},
+      {"cron", FlowField("cron", &F::cron)},
+      {"every", FlowField("every", &F::every)},
+      {"time_zone", FlowField("time_zone", &F::time_zone)},
+      {"enabled", FlowField("enabled", &F::enabled)},
+      {"retries", FlowField("retries", &F::retries)},
+      {"retry_delay_seconds", FlowField("retry_delay_seconds", &F::retry_delay_seconds)},
+      {"timeout_seconds", FlowField("timeout_seconds", &F::timeout_seconds)},
+      {"args", FlowField("args", &F::args)},
+      {"deploy", FlowField("deploy", &F::deploy)},
+      {"window_seconds", FlowField("window_seconds", &F::window_seconds)},
+      {"command", FlowField("command", &F::command)},
+  };
+  return *kKeys;
+}
+
+bool KnownFlowKind(absl::string_view kind) {
+  return kind == "train" || kind == "report" || kind == "retrain_if_drifted" || kind == "command";
+}
+
+// One `flows:` entry over the flow of that name (a default one, or a new flow).
+absl::Status ApplyFlow(const std::string& name, const YAML::Node& map, Config* config) {
+  if (!map.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat("config flows.", name, " must be a mapping"));
+  }
+  FlowSettings* flow = nullptr;
+  for (FlowSettings& f : config->flows) {
+    if (f.name == name) {
+      flow = &f;
+    }
+  }
+  if (flow == nullptr) {
+    flow = &config->flows.emplace_back();
+    flow->name = name;
+  }
+  // A schedule given replaces the one before, whichever kind it was.
+  if (map["cron"] || map["every"]) {
+    flow->cron.clear();
+    flow->every.clear();
+  }
+  for (const auto& entry : map) {
+    const auto key = entry.first.as<std::string>();
+    const auto it = FlowKeys().find(key);
+    if (it == FlowKeys().end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown config key '", key, "' in flows.", name));
+    }
+    if (!entry.second.IsNull()) {
+      CHURN_RETURN_IF_ERROR(it->second(entry.second, flow));
+    }
+  }
+  if (flow->kind.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config flows.", name, " needs a kind: train, report, retrain_if_drifted or command"));
+  }
+  if (!KnownFlowKind(flow->kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config flows.", name, ".kind '", flow->kind,
+                     "' is not one of train, report, retrain_if_drifted, command"));
+  }
+  if (flow->kind == "command" && flow->command.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config flows.", name, " of kind command needs a command"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyFlows(const YAML::Node& map, Config* config) {
+  if (map.IsNull()) {
+    return absl::OkStatus();
+  }
+  if (!map.IsMap()) {
+    return absl::InvalidArgumentError("config flows must be a mapping from flow names");
+  }
+  for (const auto& entry : map) {
+    CHURN_RETURN_IF_ERROR(ApplyFlow(entry.first.as<std::string>(), entry.second, config));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
+                      const std::map<std::string, Setter>& keys, Config* config);
+
+// The sections of the top level: each a mapping of its own keys (flows: of flow names).
+const std::map<std::string, std::function<absl::Status(const YAML::Node&, Config*)>>& Sections() {
+  using Apply = std::function<absl::Status(const YAML::Node&, Config*)>;
+  const auto section = [](const char* name, const std::map<std::string, Setter>& (*keys)()) {
+    return Apply([name, keys](const YAML::Node& node, Config* config) {
+      return ApplyMap(node, name, keys(), config);
+    });
+  };
+  static const auto* const kSections = new std::map<std::string, Apply>{
+      {"s3", section("s3", S3Keys)},
+      {"train", section("train", TrainKeys)},
+      {"serve", section("serve", ServeKeys)},
+      {"drift", section("drift", DriftKeys)},
+      {"deploy", section("deploy", DeployKeys)},
+      {"report", section("report", ReportKeys)},
+      {"scheduler", section("scheduler", SchedulerKeys)},
+      {"flows", Apply(ApplyFlows)},
+  };
+  return *kSections;
+}
+
 absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
                       const std::map<std::string, Setter>& keys, Config* config) {
   if (!map.IsMap()) {
@@ -183,25 +340,11 @@ absl::Status ApplyMap(const YAML::Node& map, absl::string_view where,
   }
   for (const auto& entry : map) {
     const auto key = entry.first.as<std::string>();
-    if (where == "top level" && key == "s3") {
-      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "s3", S3Keys(), config));
-      continue;
-    }
-    if (where == "top level" && key == "train") {
-      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "train", TrainKeys(), config));
-      continue;
-    }
-    if (where == "top level" && key == "serve") {
-      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "serve", ServeKeys(), config));
-      continue;
-    }
-    if (where == "top level" && key == "drift") {
-      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "drift", DriftKeys(), config));
-      continue;
-    }
-    if (where == "top level" && key == "deploy") {
-      CHURN_RETURN_IF_ERROR(ApplyMap(entry.second, "deploy", DeployKeys(), config));
-      continue;
+    if (where == "top level") {
+      if (const auto section = Sections().find(key); section != Sections().end()) {
+        CHURN_RETURN_IF_ERROR(section->second(entry.second, config));
+        continue;
+      }
     }
     const auto it = keys.find(key);
     if (it == keys.end()) {
@@ -247,10 +390,62 @@ void ApplyEnv(Config* config) {
   if (const char* v = Env("CHURN_REGISTRY_TOKEN")) {
     config->registry_token = v;
   }
+  if (const char* v = Env("CHURN_FLOWS_URL")) {
+    config->scheduler.runs = v;
+  }
   config->s3 = S3OptionsFromEnv(config->s3);
 }
 
 }  // namespace
+
+std::vector<FlowSettings> DefaultFlows() {
+  std::vector<FlowSettings> flows(3);
+  flows[0].name = "train";
+  flows[0].kind = "train";
+  flows[0].cron = "0 */6 * * *";
+  flows[0].args = {"--dataset", "bank_churners"};
+  flows[0].deploy = true;
+  flows[0].retries = 1;
+  flows[0].retry_delay_seconds = 300;
+  flows[0].timeout_seconds = 7200;
+  flows[1].name = "report";
+  flows[1].kind = "report";
+  flows[1].every = "3h";
+  flows[1].retries = 2;
+  flows[1].retry_delay_seconds = 60;
+  flows[1].timeout_seconds = 600;
+  flows[2].name = "retrain-when-drifted";
+  flows[2].kind = "retrain_if_drifted";
+  flows[2].every = "1h";
+  flows[2].args = {"--dataset", "bank_churners"};
+  flows[2].enabled = false;
+  flows[2].deploy = true;
+  flows[2].timeout_seconds = 7200;
+  return flows;
+}
+
+std::string Config::ReportsDir() const {
+  if (!report.dir.empty()) {
+    return report.dir;
+  }
+  return (std::filesystem::path(data_dir) / "reports").string();
+}
+
+std::string Config::FlowRunsUrl() const {
+  if (!scheduler.runs.empty()) {
+    return scheduler.runs;
+  }
+  return "sqlite:" + (std::filesystem::path(data_dir) / "flows.db").string();
+}
+
+const FlowSettings* Config::FindFlow(const std::string& name) const {
+  for (const FlowSettings& flow : flows) {
+    if (flow.name == name) {
+      return &flow;
+    }
+  }
+  return nullptr;
+}
 
 std::string Config::ObjectStoreUri() const {
   if (!object_store.empty()) {

@@ -81,6 +81,9 @@ int RunCli(int argc, char** argv) {
   AddSimulateCommand(app, ctx);
   AddStreamCommand(app, ctx);
   AddDriftCommand(app, ctx);
+  AddSchedulerCommand(app, ctx);
+  AddFlowsCommand(app, ctx);
+  AddReportCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 // churn config show: the settings in effect after file, environment and flags.
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
@@ -30,6 +31,44 @@ nlohmann::ordered_json TrainJson(const base::TrainSettings& t) {
           {"space", t.space},
           {"experiment", t.experiment},
           {"model_name", t.model_name}};
+}
+
+// The scheduler settings after defaults (the run store as it will be opened).
+nlohmann::ordered_json SchedulerJson(const base::Config& c) {
+  const base::SchedulerSettings& s = c.scheduler;
+  return {{"runs", c.FlowRunsUrl()},
+          {"time_zone", s.time_zone},
+          {"leader_poll_seconds", s.leader_poll_seconds},
+          {"heartbeat_seconds", s.heartbeat_seconds},
+          {"stale_seconds", s.stale_seconds},
+          {"shutdown_grace_seconds", s.shutdown_grace_seconds},
+          {"retention_days", s.retention_days},
+          {"keep_runs", s.keep_runs}};
+}
+
+// The flows, a mapping from their names in the order declared.
+nlohmann::ordered_json FlowsJson(const base::Config& c) {
+  nlohmann::ordered_json flows = nlohmann::ordered_json::object();
+  for (const base::FlowSettings& f : c.flows) {
+    nlohmann::ordered_json flow = {{"kind", f.kind}};
+    if (!f.cron.empty()) {
+      flow["cron"] = f.cron;
+    }
+    if (!f.every.empty()) {
+      flow["every"] = f.every;
+    }
+    flow["time_zone"] = f.time_zone.empty() ? c.scheduler.time_zone : f.time_zone;
+    flow["enabled"] = f.enabled;
+    flow["retries"] = f.retries;
+    flow["retry_delay_seconds"] = f.retry_delay_seconds;
+    flow["timeout_seconds"] = f.timeout_seconds;
+    flow["args"] = f.args;
+    flow["deploy"] = f.deploy;
+    flow["window_seconds"] = f.window_seconds;
+    flow["command"] = f.command;
+    flows[f.name] = std::move(flow);
+  }
+  return flows;
 }
 
 // The serve settings after defaults (the store and journal as the server will open them).
@@ -100,7 +139,13 @@ void AddConfigCommand(CLI::App& app, Context& ctx) {
             {"max_auc_drop", c.deploy.max_auc_drop},
             {"max_p99_ms", c.deploy.max_p99_ms},
             {"canary_rows", c.deploy.canary_rows},
-            {"alias", c.deploy.alias}}}};
+            {"alias", c.deploy.alias}}},
+          {"report",
+           {{"dir", c.ReportsDir()},
+            {"window_seconds", c.report.window_seconds},
+            {"model", c.report.model.empty() ? c.serve.model : c.report.model}}},
+          {"scheduler", SchedulerJson(c)},
+          {"flows", FlowsJson(c)}};
       Print(out.dump(2) + "\n");
       return absl::OkStatus();
     };

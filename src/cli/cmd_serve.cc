@@ -6,12 +6,16 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 
 #include "churn/base/logging.h"
 #include "churn/base/status_macros.h"
+#include "churn/console/console.h"
+#include "churn/flows/run_store.h"
+#include "churn/report/report_routes.h"
 #include "churn/serving/model_server.h"
 #include "churn/serving/prediction_log.h"
 
@@ -29,6 +33,7 @@ struct ServeHttpFlags {
   std::optional<int> reasons;
   std::optional<std::string> unknown_category;
   std::optional<int> max_batch;
+  std::optional<std::string> reports;
   bool no_log = false;
 };
 
@@ -106,8 +111,31 @@ absl::Status ServeHttp(base::Config config, const ServeHttpFlags& flags) {
   options.log_predictions = !flags.no_log;
   CHURN_ASSIGN_OR_RETURN(options.drift, ConfiguredDriftOptions(config.drift));
   options.drift_interval = absl::Seconds(config.drift.interval_seconds);
+  const std::string reports_dir = flags.reports.value_or(config.ReportsDir());
   const sigset_t signals = BlockStopSignals();
   CHURN_ASSIGN_OR_RETURN(auto registry, OpenConfiguredRegistry(config));
+  // The console's flow pages read the flow runs; without the store they say so.
+  absl::StatusOr<std::unique_ptr<flows::RunStore>> runs =
+      flows::RunStore::Open(config.FlowRunsUrl());
+  if (!runs.ok()) {
+    base::LogWarn(absl::StrCat("console: no flow runs: ", runs.status().message()));
+  }
+  const console::ConsoleSources console_sources{.registry = registry.get(),
+                                                .runs = runs.ok() ? runs->get() : nullptr,
+                                                .flows = config.flows,
+                                                .time_zone = config.scheduler.time_zone,
+                                                .reports_dir = reports_dir,
+                                                .reports_url = "/reports/",
+                                                .drift_json = {},
+                                                .model_name = options.model.name,
+                                                .clock = nullptr};
+  options.extra_routes = [reports_dir, console_sources](http::Router& router,
+                                                        const serving::ModelServer& server) {
+    report::AddReportRoutes(router, reports_dir);
+    console::ConsoleSources sources = console_sources;
+    sources.drift_json = [&server] { return server.DriftJson(); };
+    console::AddConsoleRoutes(router, std::move(sources));
+  };
   std::unique_ptr<serving::PredictionLog> log;
   if (options.log_predictions) {
     CHURN_ASSIGN_OR_RETURN(log, OpenConfiguredPredictionLog(config));
@@ -184,6 +212,8 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
   http->add_option("--unknown-category", flags->unknown_category,
                    "reject (400) or unknown_bucket (default reject)");
   http->add_option("--max-batch", flags->max_batch, "Records per batch call (default 1000)");
+  http->add_option("--reports", flags->reports,
+                   "Reports folder served at /reports/ (default report.dir: <data_dir>/reports)");
   http->add_flag("--no-log", flags->no_log,
                  "Do not log predictions (only to measure what the log costs)");
   http->callback(

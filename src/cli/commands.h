@@ -46,6 +46,9 @@ void AddDeployCommand(CLI::App& app, Context& ctx);
 void AddSimulateCommand(CLI::App& app, Context& ctx);
 void AddStreamCommand(CLI::App& app, Context& ctx);
 void AddDriftCommand(CLI::App& app, Context& ctx);
+void AddSchedulerCommand(CLI::App& app, Context& ctx);
+void AddFlowsCommand(CLI::App& app, Context& ctx);
+void AddReportCommand(CLI::App& app, Context& ctx);
 // `churn serve stream`, on the `serve` command.
 void AddServeStreamCommand(CLI::App& serve, Context& ctx);
 

@@ -78,10 +78,7 @@ DriftMonitor::DriftMonitor(std::shared_ptr<const ReferenceProfile> reference,
       bucket_rows_(
           std::max<size_t>(1, options_.time_max_rows / static_cast<size_t>(options_.time_buckets))),
       num_buckets_(static_cast<size_t>(options_.time_buckets)) {
-  for (const ReferenceColumn& c : reference_->columns) {
-    expanded_.push_back(c.Expanded());
-  }
-  expanded_.push_back(reference_->scores.Expanded());
+  expanded_ = ExpandReference(*reference_);
   expanded_.push_back(ExpandedLabels(*reference_));
   absl::MutexLock lock(&mu_);
   ring_.assign(options_.count_rows * Width(), 0.0f);
@@ -193,11 +190,23 @@ bool DriftMonitor::Label(absl::string_view request_id, absl::string_view custome
   return true;
 }
 
-WindowReport DriftMonitor::Evaluate(WindowKind kind, const std::vector<float>& rows) const {
-  const size_t width = Width();
+std::vector<std::vector<double>> ExpandReference(const ReferenceProfile& reference) {
+  std::vector<std::vector<double>> out;
+  out.reserve(reference.columns.size() + 1);
+  for (const ReferenceColumn& c : reference.columns) {
+    out.push_back(c.Expanded());
+  }
+  out.push_back(reference.scores.Expanded());
+  return out;
+}
+
+WindowReport EvaluateWindow(const ReferenceProfile& reference,
+                            absl::Span<const std::vector<double>> expanded, WindowKind kind,
+                            absl::Span<const float> rows, size_t min_rows, double share_threshold) {
+  const size_t width = reference.columns.size() + 1;
   const size_t n = rows.size() / width;
   WindowReport w{.kind = kind, .rows = n};
-  if (n < options_.min_rows) {
+  if (n < min_rows || n == 0 || expanded.size() < width) {
     return w;
   }
   w.computed = true;
@@ -211,19 +220,19 @@ WindowReport DriftMonitor::Evaluate(WindowKind kind, const std::vector<float>& r
         values.push_back(v);
       }
     }
-    if (values.size() < options_.min_rows) {
+    if (values.empty() || values.size() < min_rows) {
       continue;
     }
-    const ReferenceColumn& ref = reference_->columns[c];
+    const ReferenceColumn& ref = reference.columns[c];
     absl::StatusOr<DriftResult> result =
-        RunTest(expanded_[c], values, {.test = ref.test, .threshold = ref.threshold});
+        RunTest(expanded[c], values, {.test = ref.test, .threshold = ref.threshold});
     if (result.ok()) {
       w.columns.push_back({.feature = ref.feature.name, .rows = values.size(), .result = *result});
       results.push_back(*result);
     }
   }
   if (!results.empty()) {
-    w.dataset = *DatasetDrift(results, options_.share_threshold);
+    w.dataset = *DatasetDrift(results, share_threshold);
   }
   std::vector<float> scores(n);
   double sum = 0.0;
@@ -233,13 +242,13 @@ WindowReport DriftMonitor::Evaluate(WindowKind kind, const std::vector<float>& r
   }
   w.score_mean = sum / static_cast<double>(n);
   values.assign(scores.begin(), scores.end());
-  const ReferenceColumn& ref = reference_->scores;
+  const ReferenceColumn& ref = reference.scores;
   absl::StatusOr<DriftResult> prediction =
-      RunTest(expanded_[width - 1], values, {.test = ref.test, .threshold = ref.threshold});
+      RunTest(expanded[width - 1], values, {.test = ref.test, .threshold = ref.threshold});
   if (prediction.ok()) {
     w.prediction = *prediction;
   }
-  absl::StatusOr<Quality> estimated = EstimateQuality(scores, reference_->decision_threshold);
+  absl::StatusOr<Quality> estimated = EstimateQuality(scores, reference.decision_threshold);
   if (estimated.ok()) {
     w.estimated = *estimated;
   }
@@ -268,8 +277,11 @@ MonitorReport DriftMonitor::Compute(absl::Time now) const {
     report.labels_matched = labels_matched_;
     report.labels_unmatched = labels_unmatched_;
   }
-  report.windows.push_back(Evaluate(WindowKind::kCount, count_rows));
-  report.windows.push_back(Evaluate(WindowKind::kTime, time_rows));
+  for (const auto& [kind, rows] :
+       {std::pair{WindowKind::kCount, &count_rows}, std::pair{WindowKind::kTime, &time_rows}}) {
+    report.windows.push_back(EvaluateWindow(*reference_, expanded_, kind, *rows, options_.min_rows,
+                                            options_.share_threshold));
+  }
   LabeledReport& l = report.labeled;
   l.rows = labeled.size() / 2;
   std::vector<float> probabilities(l.rows);

@@ -94,6 +94,13 @@ absl::StatusOr<std::unique_ptr<SqlDb>> OpenPostgresDb(const std::string& url);
 absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqlDb(absl::string_view url, int busy_timeout_ms,
                                                  absl::string_view what);
 
+// Whether `url` names PostgreSQL ("postgresql://..." or "postgres://...").
+bool IsPostgresUrl(absl::string_view url);
+
+// The file a SQLite URL names: "sqlite:///abs/path", "sqlite:path" or a plain path.
+// InvalidArgument naming `what` for another scheme or an empty path.
+absl::StatusOr<std::string> SqlitePath(absl::string_view url, absl::string_view what);
+
 // `sql` with each '?' outside single-quoted literals replaced by $1, $2, ... (PostgreSQL).
 std::string NumberPlaceholders(absl::string_view sql);
 

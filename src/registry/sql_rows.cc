@@ -9,6 +9,8 @@
 #include "absl/strings/strip.h"
 #include "registry/sql_db.h"
 
+#include "churn/base/status_macros.h"
+
 namespace churn::registry::internal {
 
 int64_t SqlRows::Int(size_t row, size_t column) const {
@@ -59,14 +61,7 @@ std::string SqlRows::Text(size_t row, size_t column) const {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqlDb(absl::string_view url, int busy_timeout_ms,
-                                                 absl::string_view what) {
-  if (url.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
-  }
-  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
-    return OpenPostgresDb(std::string(url));
-  }
+absl::StatusOr<std::string> SqlitePath(absl::string_view url, absl::string_view what) {
   absl::string_view path = url;
   // "sqlite:///abs/path" (the third slash starts the path), "sqlite:path", or a plain path.
   const bool sqlite_url =
@@ -78,7 +73,23 @@ absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqlDb(absl::string_view url, int busy
   if (path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " '", url, "' has no path"));
   }
-  return OpenSqliteDb(std::string(path), busy_timeout_ms);
+  return std::string(path);
+}
+
+bool IsPostgresUrl(absl::string_view url) {
+  return absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://");
+}
+
+absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqlDb(absl::string_view url, int busy_timeout_ms,
+                                                 absl::string_view what) {
+  if (url.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  }
+  if (IsPostgresUrl(url)) {
+    return OpenPostgresDb(std::string(url));
+  }
+  CHURN_ASSIGN_OR_RETURN(const std::string path, SqlitePath(url, what));
+  return OpenSqliteDb(path, busy_timeout_ms);
 }
 
 std::string NumberPlaceholders(absl::string_view sql) {

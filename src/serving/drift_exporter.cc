@@ -179,6 +179,19 @@ void DriftExporter::Stop() {
 
 void DriftExporter::Update() {
   absl::MutexLock update_lock(&update_mu_);
+  UpdateLocked();
+}
+
+void DriftExporter::UpdateIfOlder(absl::Duration max_age) {
+  // Callers at the same time wait for the one computing, then find its result fresh.
+  absl::MutexLock update_lock(&update_mu_);
+  if (absl::Now() - last_update_ >= max_age) {
+    UpdateLocked();
+  }
+}
+
+void DriftExporter::UpdateLocked() {
+  last_update_ = absl::Now();
   const std::shared_ptr<const LoadedModel> loaded = follower_->Current();
   if (loaded == nullptr || loaded->monitor == nullptr) {
     SweepAll();  // nothing set: every drift series goes

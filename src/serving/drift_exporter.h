@@ -16,6 +16,7 @@
 #ifndef CHURN_SERVING_DRIFT_EXPORTER_H_
 #define CHURN_SERVING_DRIFT_EXPORTER_H_
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -63,11 +64,20 @@ class DriftExporter {
   void Stop();
   // Computes the served version's drift now and sets the gauges.
   void Update();
+  // Update() unless the last one is younger than `max_age` (GET /drift: a burst of requests
+  // computes once, and never holds io threads behind one another for long).
+  void UpdateIfOlder(absl::Duration max_age);
+
+  // How long an update counts as fresh for GET /drift: the interval, at most a second (zero
+  // without the thread: every request computes).
+  absl::Duration FreshFor() const { return std::min(interval_, absl::Seconds(1)); }
+
   // The last update as JSON: {"model":...,"reference_rows":...,"windows":[...],"labeled":{...}};
   // {"monitored":false,...} when the version has no drift reference or nothing is served.
   std::string LastJson() const;
 
  private:
+  void UpdateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(update_mu_);
   void Export(const LoadedModel& loaded, const drift::MonitorReport& report, double seconds);
   // Removes every series the last Set calls did not touch.
   void SweepAll();
@@ -93,6 +103,7 @@ class DriftExporter {
 
   std::thread thread_;
   absl::Mutex update_mu_;  // one Update at a time (the thread, a test)
+  absl::Time last_update_ ABSL_GUARDED_BY(update_mu_) = absl::InfinitePast();
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::string last_json_ ABSL_GUARDED_BY(mu_) = R"({"monitored":false})";

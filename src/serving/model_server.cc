@@ -138,6 +138,9 @@ class ModelServerImpl final : public ModelServer {
     CHURN_RETURN_IF_ERROR(follower_.Start());
     drift_.Start();
     AddRoutes();
+    if (options_.extra_routes) {
+      options_.extra_routes(router_, *this);
+    }
     CHURN_ASSIGN_OR_RETURN(server_, http::Server::Start({.host = options_.host,
                                                          .port = options_.port,
                                                          .threads = options_.threads,
@@ -153,6 +156,8 @@ class ModelServerImpl final : public ModelServer {
   uint16_t Port() const override { return server_->Port(); }
 
   int64_t ServingVersion() const override { return follower_.ServingVersion(); }
+
+  std::string DriftJson() const override { return drift_.LastJson(); }
 
   absl::StatusOr<int64_t> Reload() override { return follower_.Reload(); }
 
@@ -223,6 +228,8 @@ void ModelServerImpl::Handle(Request request, Responder respond) {
       "/model",   "/metrics",       "/feedback",       "/admin/reload",    "/drift"};
   std::string route = kRoutes->contains(request.path)                 ? request.path
                       : absl::StartsWith(request.path, "/v2/models/") ? "/v2/models"
+                      : absl::StartsWith(request.path, "/reports")    ? "/reports"
+                      : absl::StartsWith(request.path, "/ui")         ? "/ui"
                                                                       : "other";
   const absl::Time start = absl::Now();
   // Counts the answer, whichever thread gives it.
@@ -260,9 +267,10 @@ void ModelServerImpl::AddRoutes() {
     return Response::Json(200, absl::StrCat(R"({"status":"ok","model":)", loaded->model_json, "}"));
   });
   router_.Handle("GET", "/model", [this](const Request&) { return ModelInfo(); });
-  // The served version's live drift, computed now (the gauges are set too).
+  // The served version's live drift, computed now unless it is fresh (the gauges are set
+  // too).
   router_.Handle("GET", "/drift", [this](const Request&) {
-    drift_.Update();
+    drift_.UpdateIfOlder(drift_.FreshFor());
     return Response::Json(200, drift_.LastJson());
   });
   router_.Handle("GET", "/metrics", [this](const Request&) {

@@ -60,6 +60,7 @@ std::string Schema(Dialect dialect) {
       ", request_id TEXT NOT NULL, customer_id TEXT NOT NULL, churned INTEGER NOT NULL, "
       "time_us BIGINT NOT NULL);"
       "CREATE INDEX IF NOT EXISTS feedback_request ON feedback (request_id);"
+      "CREATE INDEX IF NOT EXISTS feedback_time ON feedback (time_us);"
       // How far each journal segment is loaded, committed with the rows it loaded.
       "CREATE TABLE IF NOT EXISTS prediction_journal (segment TEXT PRIMARY KEY, "
       "loaded_bytes BIGINT NOT NULL);");
@@ -269,6 +270,24 @@ class SqlPredictionLog final : public PredictionLog {
                                    .label = static_cast<int>(rows.Int(r, 9)),
                                    .latency_us = rows.Int(r, 10),
                                    .source_key = rows.Text(r, 11)}});
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<FeedbackRow>> ReadFeedback(const FeedbackQuery& q) override {
+    absl::MutexLock lock(&db_mu_);
+    CHURN_ASSIGN_OR_RETURN(
+        const SqlRows rows,
+        db_->Query("SELECT id, request_id, customer_id, churned, time_us FROM feedback "
+                   "WHERE id > ? AND time_us >= ? ORDER BY id LIMIT ?",
+                   {q.after_id, q.since_us, static_cast<int64_t>(q.limit)}));
+    std::vector<FeedbackRow> out;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      out.push_back(FeedbackRow{.id = rows.Int(r, 0),
+                                .record = {.request_id = rows.Text(r, 1),
+                                           .customer_id = rows.Text(r, 2),
+                                           .churned = static_cast<int>(rows.Int(r, 3)),
+                                           .time_us = rows.Int(r, 4)}});
     }
     return out;
   }

@@ -328,7 +328,7 @@ absl::Status StreamWorkerImpl::StartMetricsServer() {
                           .body = metrics_.Text(log_)};
   });
   router->Handle("GET", "/drift", [this](const http::Request&) {
-    drift_.Update();
+    drift_.UpdateIfOlder(drift_.FreshFor());
     return http::Response::Json(200, drift_.LastJson());
   });
   router->Handle("GET", "/health", [this](const http::Request&) {

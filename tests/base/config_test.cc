@@ -96,6 +96,9 @@ TEST(Config, ShippedChurnYamlEqualsBuiltInDefaults) {
   EXPECT_EQ(c.deploy.max_p99_ms, d.deploy.max_p99_ms);
   EXPECT_EQ(c.deploy.canary_rows, d.deploy.canary_rows);
   EXPECT_EQ(c.deploy.alias, d.deploy.alias);
+  EXPECT_EQ(c.report, d.report);
+  EXPECT_EQ(c.scheduler, d.scheduler);
+  EXPECT_EQ(c.flows, d.flows);
   EXPECT_EQ(c.s3.endpoint, d.s3.endpoint);
   EXPECT_EQ(c.s3.region, d.s3.region);
   EXPECT_EQ(c.s3.timeout_seconds, d.s3.timeout_seconds);
@@ -117,6 +120,55 @@ TEST(Config, DeploySectionOverridesItsDefaults) {
 
 TEST(Config, LoadMissingExplicitFileIsNotFound) {
   EXPECT_THAT(LoadConfig("/nonexistent/churn.yaml"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// flows: entries replace the built-in flow of their name key by key (a schedule given replaces
+// the other kind), add new flows, and are checked.
+TEST(Config, FlowsOverrideAndAdd) {
+  CHURN_ASSERT_OK_AND_ASSIGN(
+      const Config c,
+      ParseConfigYaml("flows:\n"
+                      "  train: {every: 30m, retries: 3, args: [--dataset, d, --trials, '5']}\n"
+                      "  backup:\n"
+                      "    kind: command\n"
+                      "    cron: '0 3 * * *'\n"
+                      "    command: [/usr/bin/true]\n"
+                      "scheduler: {runs: 'postgresql://h/db', keep_runs: 7}\n"
+                      "report: {window_seconds: 600}\n",
+                      Config{}));
+  ASSERT_EQ(c.flows.size(), 4u);
+  const FlowSettings* train = c.FindFlow("train");
+  ASSERT_NE(train, nullptr);
+  EXPECT_EQ(train->kind, "train") << "kept from the built-in flow";
+  EXPECT_EQ(train->cron, "") << "every replaced the cron schedule";
+  EXPECT_EQ(train->every, "30m");
+  EXPECT_EQ(train->retries, 3);
+  EXPECT_TRUE(train->deploy);
+  EXPECT_EQ(train->args, (std::vector<std::string>{"--dataset", "d", "--trials", "5"}));
+  const FlowSettings* backup = c.FindFlow("backup");
+  ASSERT_NE(backup, nullptr);
+  EXPECT_EQ(backup->cron, "0 3 * * *");
+  EXPECT_EQ(backup->command, std::vector<std::string>{"/usr/bin/true"});
+  EXPECT_EQ(c.FindFlow("nope"), nullptr);
+  EXPECT_EQ(c.FlowRunsUrl(), "postgresql://h/db");
+  EXPECT_EQ(c.scheduler.keep_runs, 7);
+  EXPECT_EQ(c.report.window_seconds, 600);
+  EXPECT_EQ(Config{}.FlowRunsUrl(), "sqlite:./churn-data/flows.db");
+  EXPECT_EQ(Config{}.ReportsDir(), "./churn-data/reports");
+
+  EXPECT_THAT(
+      ParseConfigYaml("flows:\n  train: {retry: 2}\n", Config{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "unknown config key 'retry' in flows.train"));
+  EXPECT_THAT(ParseConfigYaml("flows:\n  x: {every: 1h}\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "flows.x needs a kind"));
+  EXPECT_THAT(ParseConfigYaml("flows:\n  x: {kind: cronjob, every: 1h}\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "'cronjob' is not one of"));
+  EXPECT_THAT(ParseConfigYaml("flows:\n  x: {kind: command, every: 1h}\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "needs a command"));
+  EXPECT_THAT(ParseConfigYaml("flows:\n  train: {retries: many}\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "flows.train.retries"));
+  EXPECT_THAT(ParseConfigYaml("flows: [train]\n", Config{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "mapping"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -125,6 +126,74 @@ struct DeploySettings {
   std::string alias = "production";
 };
 
+// The report flow (`churn report`) and the reports `churn serve http` serves at /reports/.
+struct ReportSettings {
+  // Where reports are written: empty means "<data_dir>/reports".
+  std::string dir;
+  // The window of the prediction log a report covers, ending now, in seconds (3 hours).
+  double window_seconds = 3 * 3600;
+  // The model whose drift reference the window is compared with: empty means serve.model.
+  std::string model;
+
+  bool operator==(const ReportSettings&) const = default;
+};
+
+// One flow of the scheduler (`flows:` in churn.yaml, a mapping from the flow's name).
+struct FlowSettings {
+  std::string name;
+  // train: `churn train` [then `churn deploy NAME@candidate`]; report: `churn report`;
+  // retrain_if_drifted: `churn drift` on the log window, then the train steps if it drifted;
+  // command: `command` as given (any program).
+  std::string kind;
+  // Exactly one of the two: a cron expression, or an interval ("3h", "every 90s").
+  std::string cron;
+  std::string every;
+  // The time zone of `cron` (empty: scheduler.time_zone).
+  std::string time_zone;
+  bool enabled = true;
+  // Attempts after the first failure; the delay doubles each time.
+  int retries = 0;
+  double retry_delay_seconds = 60;
+  // An attempt running longer is stopped (SIGTERM, then SIGKILL) and fails; 0: no limit.
+  double timeout_seconds = 0;
+  // More flags for the flow's churn command (train: `churn train`; report: `churn report`).
+  std::vector<std::string> args;
+  // train and retrain_if_drifted: deploy the new version through the gates afterwards.
+  bool deploy = false;
+  // retrain_if_drifted: the prediction-log window checked (0: report.window_seconds).
+  double window_seconds = 0;
+  // command: the program and its arguments.
+  std::vector<std::string> command;
+
+  bool operator==(const FlowSettings&) const = default;
+};
+
+// The scheduler (`churn scheduler`) and the flow-run store.
+struct SchedulerSettings {
+  // Flow runs: empty means SQLite at "<data_dir>/flows.db"; "postgresql://..." when schedulers
+  // on several hosts share them (one leads). Env: CHURN_FLOWS_URL.
+  std::string runs;
+  // The time zone of cron schedules that name none.
+  std::string time_zone = "UTC";
+  // How often a standby scheduler tries to take the lead, in seconds.
+  double leader_poll_seconds = 5;
+  // How often a running flow records that it is alive, and after how long without a sign of
+  // life it counts as crashed, in seconds.
+  double heartbeat_seconds = 5;
+  double stale_seconds = 60;
+  // SIGTERM: how long runs in flight get to stop before they are killed, in seconds.
+  double shutdown_grace_seconds = 30;
+  // Ended runs older than this many days are deleted, except the newest keep_runs of each flow.
+  double retention_days = 30;
+  int64_t keep_runs = 100;
+
+  bool operator==(const SchedulerSettings&) const = default;
+};
+
+// The flows of a config without a `flows:` section: training every 6 hours (with the deploy
+// gates), a report every 3 hours, and retraining when drifted (disabled).
+std::vector<FlowSettings> DefaultFlows();
+
 struct Config {
   // Holds every embedded store (offline store objects, online store, later the registry).
   // Env: CHURN_DATA_DIR. Default "./churn-data".
@@ -162,6 +231,11 @@ struct Config {
   ServeSettings serve;
   DriftSettings drift;
   DeploySettings deploy;
+  ReportSettings report;
+  SchedulerSettings scheduler;
+  // The scheduler's flows, in the order declared. `flows:` entries replace the default flow of
+  // the same name key by key, and add the others.
+  std::vector<FlowSettings> flows = DefaultFlows();
 
   // The object store URI after defaults: object_store or "<data_dir>/objects".
   std::string ObjectStoreUri() const;
@@ -176,6 +250,12 @@ struct Config {
   // SQLite store (PredictionLog's default, beside the file), "<data_dir>/predictions.journal"
   // for PostgreSQL.
   std::string PredictionJournalDir() const;
+  // The reports folder after defaults: report.dir or "<data_dir>/reports".
+  std::string ReportsDir() const;
+  // The flow-run store URL after defaults: scheduler.runs or "sqlite:<data_dir>/flows.db".
+  std::string FlowRunsUrl() const;
+  // The flow named `name`, or nullptr.
+  const FlowSettings* FindFlow(const std::string& name) const;
 };
 
 // Parses YAML text over `defaults`: keys present replace defaults, unknown keys are an error

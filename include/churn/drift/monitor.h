@@ -100,6 +100,21 @@ struct MonitorReport {
   uint64_t labels_unmatched = 0;
 };
 
+// The reference's values with their repetitions (ReferenceColumn::Expanded), one vector per
+// monitored input in the reference's order, then the scores': what EvaluateWindow compares with.
+std::vector<std::vector<double>> ExpandReference(const ReferenceProfile& reference);
+
+// Tests one window of predictions against `reference`, as DriftMonitor::Compute tests each of
+// its windows (and the report flow a window of the prediction log): `rows` is row-major with
+// reference.columns.size() + 1 floats per row (each monitored input in the reference's order,
+// NaN when missing, then the probability); `expanded` is ExpandReference(reference), computed
+// once by callers that test many windows. Every input keeps the reference's test and threshold.
+// With fewer than `min_rows` rows (or none) nothing is computed; an input with fewer than
+// `min_rows` non-missing values (or none) is left out of columns and of the dataset verdict.
+WindowReport EvaluateWindow(const ReferenceProfile& reference,
+                            absl::Span<const std::vector<double>> expanded, WindowKind kind,
+                            absl::Span<const float> rows, size_t min_rows, double share_threshold);
+
 class DriftMonitor {
  public:
   // `reference` must not be null. Options are used as given (Validate them first).
@@ -150,7 +165,6 @@ class DriftMonitor {
   void WriteRow(absl::Span<const float> features, double probability, float* out) const;
   void Remember(absl::string_view request_id, absl::string_view customer_id, float probability)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  WindowReport Evaluate(WindowKind kind, const std::vector<float>& rows) const;
 
   std::vector<std::string> ignored_overrides_;
   const std::shared_ptr<const ReferenceProfile> reference_;

@@ -32,6 +32,8 @@ struct LogWindow {
   std::string model_name{};
   // The newest rows kept at most.
   size_t max_rows = 100000;
+  // Also join the feedback (LoggedInputs::labels).
+  bool with_labels = false;
 };
 
 struct LoggedInputs {
@@ -41,6 +43,13 @@ struct LoggedInputs {
   size_t skipped = 0;
   // Rows in the window beyond max_rows (the oldest), left out.
   size_t dropped = 0;
+  // With LogWindow::with_labels: per row, the outcome feedback reported for it (1 churned, 0
+  // stayed; NaN: none yet). A row's outcome is the last feedback naming its request id, else
+  // the first feedback for its customer observed at or after the prediction (a customer's
+  // feedback labels the customer's predictions up to its time). Empty without with_labels.
+  std::vector<float> labels{};
+  // Rows with an outcome.
+  size_t labeled = 0;
 };
 
 // InvalidArgument when since >= until or max_rows is 0; the log's error when reading fails.

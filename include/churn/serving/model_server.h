@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,12 +31,15 @@
 #include "absl/time/time.h"
 
 #include "churn/drift/monitor.h"
+#include "churn/http/server.h"
 #include "churn/registry/registry.h"
 #include "churn/serving/prediction_log.h"
 #include "churn/serving/request_decoder.h"
 #include "churn/serving/served_model.h"
 
 namespace churn::serving {
+
+class ModelServer;
 
 struct ModelServerOptions {
   // The model to serve and follow.
@@ -56,11 +60,14 @@ struct ModelServerOptions {
   // How long Drain() waits for requests in flight.
   absl::Duration drain_timeout = absl::Seconds(10);
   // Log every prediction (off only for measuring what the log costs).
-  bool log_predictions = true;  // Live drift windows of the served version against its reference
-                                // (nullopt: off), computed
+  bool log_predictions = true;
+  // Live drift windows of the served version against its reference (nullopt: off), computed
   // and exported as gauges every drift_interval (0: only when asked, GET /drift).
   std::optional<drift::MonitorOptions> drift = drift::MonitorOptions{};
   absl::Duration drift_interval = absl::Seconds(5);
+  // More routes on the same port (the reports at /reports/, the console at /ui), added after
+  // the server's own routes and before it starts; the server passes itself for DriftJson().
+  std::function<void(http::Router&, const ModelServer&)> extra_routes{};
 };
 
 class ModelServer {
@@ -79,6 +86,9 @@ class ModelServer {
   virtual uint16_t Port() const = 0;
   // The version being served, 0 when none.
   virtual int64_t ServingVersion() const = 0;
+  // The live drift of the served version as GET /drift answers it, from the last computation
+  // (at most drift_interval old); "{}"-like JSON with "enabled": false when drift is off.
+  virtual std::string DriftJson() const = 0;
   // Resolves the reference and loads a new version when it changed (what a poll, SIGHUP and
   // /admin/reload do). Returns the version served afterwards; the load error when a new version
   // was refused.

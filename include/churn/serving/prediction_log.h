@@ -165,6 +165,20 @@ class PredictionLog {
     return ReadPredictions(Query{.after_id = after_id, .limit = limit});
   }
 
+  // Feedback with id > after_id observed at or after since_us, oldest first (at most limit).
+  struct FeedbackRow {
+    int64_t id = 0;
+    FeedbackRecord record{};
+  };
+
+  struct FeedbackQuery {
+    int64_t after_id = 0;
+    int64_t since_us = std::numeric_limits<int64_t>::min();
+    size_t limit = 1000;
+  };
+
+  virtual absl::StatusOr<std::vector<FeedbackRow>> ReadFeedback(const FeedbackQuery& query) = 0;
+
   virtual absl::StatusOr<int64_t> CountPredictions() = 0;
   virtual absl::StatusOr<int64_t> CountFeedback() = 0;
 
