@@ -354,5 +354,46 @@ TEST_F(ReportFlowTest, AReportOf10000PredictionsAnd19FeaturesIsUnder500KB) {
   EXPECT_TRUE(absl::StrContains(html, "vs previous window"));
 }
 
+TEST_F(ReportFlowTest, ChurnReportWritesTheReportAndPrintsOneLine) {
+  LogWindow(kNow - absl::Hours(3), kNow, 1200);
+  const auto churn = [this](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {testing::ChurnBinary(), "--data-dir", fixture_->Serving().DataDir(), "report"});
+    return testing::RunCommand(args, {"CHURN_CONFIG=/dev/null"});
+  };
+  testing::CommandResult r =
+      churn({"--since", "2026-12-02T15:00:00Z", "--until", "2026-12-02T18:00:00Z", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["rows"], 1200);
+  EXPECT_EQ(j["window"]["since"], "2026-12-02T15:00:00.000Z");
+  EXPECT_EQ(j["model"]["ref"], "churn@production");
+  EXPECT_EQ(j["features"].size(), 19U);
+
+  r = churn({"--since", "2026-12-02T15:00:00Z", "--until", "2026-12-02T18:00:00Z"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string path = fixture_->ReportsDir() + "/report-20261202T180000Z.html";
+  CHURN_ASSERT_OK_AND_ASSIGN(const std::string html, base::ReadFile(path));
+  EXPECT_EQ(
+      r.out,
+      absl::StrCat("wrote ", path, " (", (html.size() + 500) / 1000, " kB): 1,200 predictions, ",
+                   j["dataset"]["drifted_columns"].get<int>(), " of 19 features drifted, dataset ",
+                   j["dataset"]["drifted"].get<bool>() ? "drifted" : "not drifted", "\n"));
+
+  r = churn({"--since", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "--since 'yesterday'")) << r.err;
+  r = churn({"--since", "2026-12-02T18:00:00Z", "--until", "2026-12-02T15:00:00Z"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "is not before --until")) << r.err;
+  r = churn({"--since", "2026-12-01T00:00:00Z", "--until", "2026-12-01T03:00:00Z"});
+  EXPECT_EQ(r.exit_code, 2) << "an empty window";
+  EXPECT_TRUE(absl::StrContains(r.err, "no logged prediction")) << r.err;
+  r = churn({"--model", "churn@nope", "--until", "2026-12-02T18:00:00Z"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "nope")) << r.err;
+}
+
 }  // namespace
 }  // namespace churn::flows
