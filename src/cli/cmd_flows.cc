@@ -72,10 +72,6 @@ absl::Status CheckSchedulerSettings(const base::SchedulerSettings& s) {
   return absl::OkStatus();
 }
 
-std::string Time(int64_t ms) {
-  return ms == 0 ? "-" : FormatMs(ms);
-}
-
 std::string Duration(const flows::FlowRun& r) {
   if (r.start_ms == 0) {
     return "-";
@@ -89,11 +85,11 @@ Json RunJson(const flows::FlowRun& r) {
           {"flow", r.flow},
           {"state", flows::RunStateName(r.state)},
           {"trigger", r.trigger},
-          {"scheduled", Time(r.scheduled_ms)},
-          {"start", Time(r.start_ms)},
-          {"end", Time(r.end_ms)},
+          {"scheduled", FormatMs(r.scheduled_ms)},
+          {"start", FormatMs(r.start_ms)},
+          {"end", FormatMs(r.end_ms)},
           {"attempts", r.attempts},
-          {"next_attempt", Time(r.next_attempt_ms)},
+          {"next_attempt", FormatMs(r.next_attempt_ms)},
           {"owner", r.owner},
           {"result", r.result},
           {"log_bytes", r.log_bytes},
@@ -126,7 +122,6 @@ absl::Status SchedulerRun(const Context& ctx) {
       .now = [] { return absl::Now(); },
       .leader_poll = Seconds(config.scheduler.leader_poll_seconds),
       .stale = Seconds(config.scheduler.stale_seconds),
-      .shutdown_grace = Seconds(config.scheduler.shutdown_grace_seconds),
       .retention = absl::Hours(24) * config.scheduler.retention_days,
       .keep_runs = config.scheduler.keep_runs};
   Print(absl::StrCat("churn scheduler ", options.runner.owner, ": flow runs in ", store->Describe(),
@@ -160,9 +155,10 @@ absl::Status FlowsList(const Context& ctx, bool json) {
     const std::string next =
         p.settings.enabled ? FormatMs(absl::ToUnixMillis(p.schedule.Next(now))) : "-";
     const std::string last_text =
-        last.empty() ? "-"
-                     : absl::StrCat("#", last[0].id, " ", flows::RunStateName(last[0].state), " ",
-                                    Time(last[0].end_ms > 0 ? last[0].end_ms : last[0].start_ms));
+        last.empty()
+            ? "-"
+            : absl::StrCat("#", last[0].id, " ", flows::RunStateName(last[0].state), " ",
+                           FormatMs(last[0].end_ms > 0 ? last[0].end_ms : last[0].start_ms));
     absl::StrAppendFormat(&text, "%-22s %-18s %-22s %-8s %-24s %s\n", p.settings.name,
                           p.settings.kind, p.schedule.ToString(), p.settings.enabled ? "yes" : "no",
                           next, last_text);
@@ -264,8 +260,8 @@ absl::Status FlowsRuns(const Context& ctx, const RunsFlags& f) {
                       "TRIGGER", "STARTED (UTC)", "DURATION", "TRY", "RESULT");
   for (const flows::FlowRun& r : runs) {
     absl::StrAppendFormat(&text, "%-6d %-22s %-10s %-9s %-25s %-9s %-3d %s\n", r.id, r.flow,
-                          flows::RunStateName(r.state), r.trigger, Time(r.start_ms), Duration(r),
-                          r.attempts, r.result);
+                          flows::RunStateName(r.state), r.trigger, FormatMs(r.start_ms),
+                          Duration(r), r.attempts, r.result);
   }
   Print(text);
   return absl::OkStatus();

@@ -24,6 +24,7 @@
 #include "nlohmann/json.hpp"
 
 #include "churn/base/status_macros.h"
+#include "churn/train/study.h"
 
 namespace churn::console::internal {
 namespace {
@@ -85,23 +86,18 @@ double RunMetric(const registry::Run& run, absl::string_view key) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-// The study's front rule over the complete trials.
+// The study's front rule (train::QualityCostFront) over the complete trials.
 void MarkFront(std::vector<Trial>* trials) {
   std::vector<Trial*> complete;
+  std::vector<train::FrontPoint> points;
   for (Trial& t : *trials) {
     if (t.state == "COMPLETE" && std::isfinite(t.valid_auc) && std::isfinite(t.nodes)) {
       complete.push_back(&t);
+      points.push_back({.valid_auc = t.valid_auc, .nodes = t.nodes});
     }
   }
-  std::sort(complete.begin(), complete.end(), [](const Trial* a, const Trial* b) {
-    return a->nodes != b->nodes ? a->nodes < b->nodes : a->valid_auc > b->valid_auc;
-  });
-  double best = -std::numeric_limits<double>::infinity();
-  for (Trial* t : complete) {
-    if (t->valid_auc > best) {
-      t->front = true;
-      best = t->valid_auc;
-    }
+  for (const size_t k : train::QualityCostFront(points)) {
+    complete[k]->front = true;
   }
 }
 

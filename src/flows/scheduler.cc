@@ -49,6 +49,12 @@ std::string Quoted(const std::vector<std::string>& argv) {
   return absl::StrJoin(parts, " ");
 }
 
+// A line of a run's log: "2026-12-02T18:23:32Z <line>\n".
+std::string LogLine(absl::string_view line) {
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ ", absl::Now(), absl::UTCTimeZone()),
+                      line, "\n");
+}
+
 // The last non-empty line of `text`, shortened.
 std::string LastLine(absl::string_view text) {
   std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipWhitespace());
@@ -432,8 +438,7 @@ void FlowRunner::Resume() {
 }
 
 void FlowRunner::Log(int64_t run_id, absl::string_view line) {
-  const std::string text = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ ", absl::Now(), absl::UTCTimeZone()), line, "\n");
+  const std::string text = LogLine(line);
   if (options_.echo) {
     options_.echo(text);
   }
@@ -751,10 +756,9 @@ absl::StatusOr<TickResult> Scheduler::Tick() {
     if (due.skipped > 0) {
       (void)store_->AppendLog(
           run->id,
-          absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ ", absl::Now(), absl::UTCTimeZone()),
-                       "skipped ", due.skipped, due.skipped >= kMaxCountedMissed ? "+" : "",
-                       " missed due time(s) before this one (missed runs are not piled "
-                       "up)\n"));
+          LogLine(absl::StrCat("skipped ", due.skipped, due.skipped >= kMaxCountedMissed ? "+" : "",
+                               " missed due time(s) before this one (missed runs are "
+                               "not piled up)")));
     }
     result.skipped += due.skipped;
     result.started.push_back(run->id);

@@ -639,6 +639,28 @@ absl::string_view TrialStateName(TrialState state) {
   return state == TrialState::kPruned ? "PRUNED" : "COMPLETE";
 }
 
+std::vector<size_t> QualityCostFront(absl::Span<const FrontPoint> points) {
+  std::vector<size_t> order(points.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&points](size_t a, size_t b) {
+    if (points[a].nodes != points[b].nodes) {
+      return points[a].nodes < points[b].nodes;
+    }
+    return points[a].valid_auc > points[b].valid_auc;
+  });
+  std::vector<size_t> front;
+  double best_auc = -std::numeric_limits<double>::infinity();
+  for (const size_t i : order) {
+    if (points[i].valid_auc > best_auc) {
+      front.push_back(i);
+      best_auc = points[i].valid_auc;
+    }
+  }
+  return front;
+}
+
 absl::Status ChooseWinner(double tolerance, StudyResult* result) {
   const std::vector<TrialRecord>& trials = result->trials;
   std::optional<size_t> best;
@@ -666,26 +688,18 @@ absl::Status ChooseWinner(double tolerance, StudyResult* result) {
     }
   }
   result->winner = winner;
-  // The front: by nodes ascending, keep a trial when its AUC beats every cheaper one.
-  std::vector<size_t> order;
+  std::vector<size_t> complete;
+  std::vector<FrontPoint> points;
   for (size_t i = 0; i < trials.size(); ++i) {
     if (trials[i].state == TrialState::kComplete) {
-      order.push_back(i);
+      complete.push_back(i);
+      points.push_back(
+          {.valid_auc = trials[i].valid_auc, .nodes = static_cast<double>(trials[i].size.nodes)});
     }
   }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (trials[a].size.nodes != trials[b].size.nodes) {
-      return trials[a].size.nodes < trials[b].size.nodes;
-    }
-    return trials[a].valid_auc > trials[b].valid_auc;
-  });
   result->pareto.clear();
-  double best_auc = -std::numeric_limits<double>::infinity();
-  for (const size_t i : order) {
-    if (trials[i].valid_auc > best_auc) {
-      result->pareto.push_back(i);
-      best_auc = trials[i].valid_auc;
-    }
+  for (const size_t k : QualityCostFront(points)) {
+    result->pareto.push_back(complete[k]);
   }
   return absl::OkStatus();
 }

@@ -88,7 +88,8 @@ struct RunnerOptions {
   // Who runs: "scheduler@HOST:PID" or "cli@HOST:PID" (OwnerName).
   std::string owner;
   absl::Duration heartbeat = absl::Seconds(5);
-  // A stopped (timed-out, cancelled) step's process group gets SIGTERM, then SIGKILL after this.
+  // A stopped (timed-out, cancelled, shut-down) step's process group gets SIGTERM, then SIGKILL
+  // after this (`churn scheduler`: scheduler.shutdown_grace_seconds).
   absl::Duration kill_grace = absl::Seconds(10);
   // Also writes every log line to this (the CLI: stdout), besides the store.
   std::function<void(absl::string_view)> echo{};
@@ -143,8 +144,6 @@ struct SchedulerOptions {
   absl::Duration leader_poll = absl::Seconds(5);
   // A Running run without a heartbeat for this long is Crashed.
   absl::Duration stale = absl::Seconds(60);
-  // SIGTERM: how long runs in flight get to stop.
-  absl::Duration shutdown_grace = absl::Seconds(30);
   // Ended runs older than this go (the newest keep_runs of each flow stay).
   absl::Duration retention = absl::Hours(24 * 30);
   int64_t keep_runs = 100;
@@ -152,7 +151,7 @@ struct SchedulerOptions {
 
 // What one Tick did.
 struct TickResult {
-  // Runs started, by flow, and due times skipped because they were missed.
+  // The ids of the runs started, and the due times skipped because they were missed.
   std::vector<int64_t> started;
   int64_t skipped = 0;
   // The next due time of any enabled flow.

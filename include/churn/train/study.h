@@ -103,6 +103,16 @@ struct StudyResult {
   std::string ParetoJson() const;
 };
 
+// A completed trial on the quality-versus-cost plane.
+struct FrontPoint {
+  double valid_auc = 0.0;
+  double nodes = 0.0;
+};
+
+// Indices of the points on the quality-versus-cost front, by nodes ascending (ties: higher AUC
+// first): a point is on it when its AUC beats every cheaper point's.
+std::vector<size_t> QualityCostFront(absl::Span<const FrontPoint> points);
+
 // The most efficient trial: the best validation AUC, then among completed trials within
 // `tolerance` of it the fewest nodes (ties: higher AUC, then lower number). Also fills `best`
 // and `pareto`. FailedPrecondition when no trial completed.
